@@ -1,0 +1,61 @@
+# hakmem — build, test, benchmark.
+#
+#   make              build/libhakmem.so (+ .so.0) and build/libhakmem.a
+#   make test         build and run every test (installs libcmocka-dev if missing)
+#   make bench        the Mixed benchmark under glibc and hakmem, side by side
+#   make clean
+#
+# Compile-out switches: make BOX_<NAME>=0 (one box), make BOXES=none (all).
+
+CC      ?= cc
+CXX     ?= c++
+BUILD   ?= build
+OPT     ?= -O2
+VERSION_MAJOR := 0
+VERSION_MINOR := 1
+VERSION_PATCH := 0
+
+WARN    := -Wall -Wextra -Werror
+CSTD    := -std=c11 -D_GNU_SOURCE
+LIBFLAGS := -fPIC -fvisibility=hidden -ftls-model=initial-exec -fno-plt \
+            -fno-semantic-interposition -fno-strict-aliasing \
+            -fno-builtin-malloc -fno-builtin-free -fno-builtin-calloc -fno-builtin-realloc
+BOXDEFS := $(if $(filter none,$(BOXES)),-DHAKMEM_BOXES_NONE=1) \
+           $(foreach v,$(filter BOX_%,$(.VARIABLES)),-DHAKMEM_$(v)=$($(v))) \
+           $(if $(OVERRIDE),-DHAKMEM_OVERRIDE=$(OVERRIDE))
+CFLAGS_LIB := $(CSTD) $(OPT) -g $(WARN) $(LIBFLAGS) -Iinclude -Icore $(BOXDEFS) $(EXTRA_CFLAGS)
+
+LIB_SRC := $(wildcard core/*.c core/box/*.c core/front/*.c)
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+SONAME  := libhakmem.so.$(VERSION_MAJOR)
+
+.PHONY: all clean test bench docs
+all: $(BUILD)/libhakmem.so $(BUILD)/libhakmem.a
+
+# Rebuild everything when the flags change (e.g. BOXES=none after a default build).
+FLAGS_STAMP := $(BUILD)/.flags
+$(shell mkdir -p $(BUILD) && echo '$(CC) $(CFLAGS_LIB)' | cmp -s - $(FLAGS_STAMP) || echo '$(CC) $(CFLAGS_LIB)' > $(FLAGS_STAMP))
+
+$(BUILD)/obj/%.o: %.c $(FLAGS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_LIB) -MMD -MP -c $< -o $@
+
+$(BUILD)/$(SONAME): $(LIB_OBJ) core/hakmem.map
+	$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=core/hakmem.map \
+	  -Wl,-z,now -Wl,-z,relro -o $@ $(LIB_OBJ) -lpthread
+
+$(BUILD)/libhakmem.so: $(BUILD)/$(SONAME)
+	ln -sf $(SONAME) $@
+
+$(BUILD)/libhakmem.a: $(LIB_OBJ)
+	rm -f $@
+	ar rcs $@ $(LIB_OBJ)
+
+-include $(LIB_OBJ:.o=.d)
+
+# Test and benchmark rules live beside their sources.
+-include tests/tests.mk
+-include bench/bench.mk
+
+clean:
+	rm -rf $(BUILD) build-*

@@ -1,0 +1,94 @@
+/* os_box.c — counted wrappers around mmap, munmap, madvise and mremap. */
+#include "box/os_box.h"
+
+#include <errno.h>
+#include <sys/mman.h>
+
+HAK_HIDDEN hak_os_counters_t hak_os;
+static _Atomic long os_fail_countdown;
+
+void hak_os_fail_next(long n) { atomic_store(&os_fail_countdown, n); }
+
+static bool os_injected_failure(void) {
+    long n = atomic_load_explicit(&os_fail_countdown, memory_order_relaxed);
+    while (n > 0) {
+        if (atomic_compare_exchange_weak(&os_fail_countdown, &n, n - 1)) return true;
+    }
+    return false;
+}
+
+static void *os_mmap(void *hint, size_t size) {
+    if (os_injected_failure()) return NULL;
+    atomic_fetch_add_explicit(&hak_os.mmap, 1, memory_order_relaxed);
+    void *p = mmap(hint, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) return NULL;
+    atomic_fetch_add_explicit(&hak_os.bytes_mapped, size, memory_order_relaxed);
+    return p;
+}
+
+void hak_os_unmap(void *p, size_t size) {
+    if (size == 0) return;
+    atomic_fetch_add_explicit(&hak_os.munmap, 1, memory_order_relaxed);
+    if (munmap(p, size) == 0)
+        atomic_fetch_sub_explicit(&hak_os.bytes_mapped, size, memory_order_relaxed);
+}
+
+void *hak_os_map_aligned(size_t size, size_t align) {
+    int saved = errno;
+    /* Usually the kernel places a new mapping right below the previous one,
+     * so a plain map of an aligned size is often aligned already. */
+    void *p = os_mmap(NULL, size);
+    if (p == NULL) goto fail;
+    if (((uintptr_t)p & (align - 1)) == 0) { errno = saved; return p; }
+    hak_os_unmap(p, size);
+    /* Over-map and trim to alignment. */
+    if (size + align < size) goto fail;
+    p = os_mmap(NULL, size + align);
+    if (p == NULL) goto fail;
+    uintptr_t start = (uintptr_t)p, aligned = (start + align - 1) & ~(uintptr_t)(align - 1);
+    size_t head = aligned - start, tail = align - head;
+    if (head) hak_os_unmap(p, head);
+    if (tail) hak_os_unmap((void *)(aligned + size), tail);
+    errno = saved;
+    return (void *)aligned;
+fail:
+    errno = ENOMEM;
+    return NULL;
+}
+
+int hak_os_decommit(void *p, size_t size, int advice) {
+    return hak_os_advise(p, size, advice);
+}
+
+int hak_os_advise(void *p, size_t size, int advice) {
+    int saved = errno;
+    atomic_fetch_add_explicit(&hak_os.madvise, 1, memory_order_relaxed);
+    int rc = madvise(p, size, advice);
+    errno = saved;
+    return rc;
+}
+
+int hak_os_remap_inplace(void *p, size_t old_size, size_t new_size) {
+    int saved = errno;
+    if (new_size > old_size && os_injected_failure()) return -1;
+    atomic_fetch_add_explicit(&hak_os.mremap, 1, memory_order_relaxed);
+    void *q = mremap(p, old_size, new_size, 0);
+    errno = saved;
+    if (q == MAP_FAILED) return -1;
+    if (new_size > old_size)
+        atomic_fetch_add_explicit(&hak_os.bytes_mapped, new_size - old_size, memory_order_relaxed);
+    else
+        atomic_fetch_sub_explicit(&hak_os.bytes_mapped, old_size - new_size, memory_order_relaxed);
+    return 0;
+}
+
+int hak_os_remap_to(void *p, size_t old_size, size_t new_size, void *dst) {
+    int saved = errno;
+    atomic_fetch_add_explicit(&hak_os.mremap, 1, memory_order_relaxed);
+    void *q = mremap(p, old_size, new_size, MREMAP_MAYMOVE | MREMAP_FIXED, dst);
+    errno = saved;
+    if (q == MAP_FAILED) return -1;
+    /* dst's reservation (new_size, counted when mapped) replaced; old gone. */
+    atomic_fetch_sub_explicit(&hak_os.bytes_mapped, old_size, memory_order_relaxed);
+    return 0;
+}

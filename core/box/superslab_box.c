@@ -1,0 +1,206 @@
+/* superslab_box.c — superslab lifecycle and span carving. */
+#include "box/superslab_box.h"
+
+#include <pthread.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "box/os_box.h"
+#include "front/size_class.h"
+#include "heap.h"
+#include "segmap.h"
+
+/* Empty superslabs kept for reuse: a program that frees its last block of a
+ * class and allocates again soon must not pay an mmap each time. */
+#define HAK_POOL_MAX 2
+
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static hak_region_t *pool;
+static unsigned pool_count;
+static _Atomic uint64_t ss_mapped, ss_released;
+
+void hak_superslab_counts(uint64_t *mapped, uint64_t *released, uint64_t *pooled) {
+    *mapped = atomic_load(&ss_mapped);
+    *released = atomic_load(&ss_released);
+    *pooled = pool_count;
+}
+
+static void region_init(hak_region_t *r, hak_heap_t *h) {
+    memset(r->free_class, HAK_FC_SLOW, sizeof r->free_class);
+    r->magic = HAK_REGION_MAGIC;
+    r->kind = HAK_REGION_SUPERSLAB;
+    r->pooled = 0;
+    r->free_mask = HAK_ALL_SLABS;
+    r->owner = h;
+    r->map_size = HAK_SEGMENT_SIZE;
+    r->data_off = 0;
+    for (unsigned i = 0; i < HAK_SLABS; i++) {
+        hak_span_t *s = &r->spans[i];
+        s->kind = HAK_SLAB_FREE;
+        s->head = (uint8_t)i;
+        atomic_store_explicit(&s->remote, NULL, memory_order_relaxed);
+    }
+}
+
+/* A superslab for h: from the pool, else fresh from the OS. */
+static hak_region_t *region_acquire(hak_heap_t *h) {
+    pthread_mutex_lock(&pool_lock);
+    hak_region_t *r = pool;
+    if (r) { pool = r->next; pool_count--; }
+    pthread_mutex_unlock(&pool_lock);
+    if (r) {
+        uint32_t dirty = r->dirty_mask;
+        region_init(r, h);
+        r->dirty_mask = dirty;
+    } else {
+        r = hak_os_map_aligned(HAK_SEGMENT_SIZE, HAK_SEGMENT_SIZE);
+        if (!r) return NULL;
+        atomic_fetch_add_explicit(&ss_mapped, 1, memory_order_relaxed);
+        region_init(r, h);
+        r->dirty_mask = 0;
+        hak_segmap_set((uintptr_t)r, HAK_SEGMENT_SIZE);
+    }
+    r->prev = NULL;
+    r->next = h->regions;
+    if (h->regions) h->regions->prev = r;
+    h->regions = r;
+    return r;
+}
+
+static void region_release(hak_heap_t *h, hak_region_t *r) {
+    if (r->prev) r->prev->next = r->next; else h->regions = r->next;
+    if (r->next) r->next->prev = r->prev;
+    r->owner = NULL;
+    pthread_mutex_lock(&pool_lock);
+    if (pool_count < HAK_POOL_MAX) {
+        r->pooled = 1;
+        r->next = pool;
+        pool = r;
+        pool_count++;
+        r = NULL;
+    }
+    pthread_mutex_unlock(&pool_lock);
+    if (r) {
+        hak_segmap_clear((uintptr_t)r, HAK_SEGMENT_SIZE);
+        hak_os_unmap(r, HAK_SEGMENT_SIZE);
+        atomic_fetch_add_explicit(&ss_mapped, (uint64_t)-1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&ss_released, 1, memory_order_relaxed);
+    }
+}
+
+size_t hak_superslab_pool_trim(void) {
+    pthread_mutex_lock(&pool_lock);
+    hak_region_t *list = pool;
+    pool = NULL;
+    pool_count = 0;
+    pthread_mutex_unlock(&pool_lock);
+    size_t bytes = 0;
+    while (list) {
+        hak_region_t *next = list->next;
+        hak_segmap_clear((uintptr_t)list, HAK_SEGMENT_SIZE);
+        hak_os_unmap(list, HAK_SEGMENT_SIZE);
+        atomic_fetch_add_explicit(&ss_mapped, (uint64_t)-1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&ss_released, 1, memory_order_relaxed);
+        bytes += HAK_SEGMENT_SIZE;
+        list = next;
+    }
+    return bytes;
+}
+
+/* Mask of slab indexes where a run of n free slabs starts. */
+static uint32_t run_starts(uint32_t free_mask, unsigned n) {
+    uint32_t m = free_mask;
+    for (unsigned i = 1; i < n; i++) m &= free_mask >> i;
+    /* a run may not wrap past slab 31 */
+    if (n > 1) m &= (uint32_t)(HAK_ALL_SLABS >> (n - 1));
+    return m;
+}
+
+/* Find n free slabs in h's superslabs (large spans avoid slab 0, whose
+ * blocks start after the header and so are not 64 KiB aligned). */
+static hak_region_t *find_run(hak_heap_t *h, unsigned n, bool skip_slab0, unsigned *start) {
+    uint32_t exclude = skip_slab0 ? ~1u : HAK_ALL_SLABS;
+    for (int pass = 0; pass < 2; pass++) {
+        for (hak_region_t *r = h->regions; r; r = r->next) {
+            uint32_t m = run_starts(r->free_mask, n) & exclude;
+            if (m) { *start = (unsigned)__builtin_ctz(m); return r; }
+        }
+        if (pass == 0 && !region_acquire(h)) return NULL;
+    }
+    return NULL;
+}
+
+static void span_claim(hak_region_t *r, unsigned start, unsigned n, uint8_t kind, uint8_t fc) {
+    uint32_t bits = (n == 32 ? HAK_ALL_SLABS : ((1u << n) - 1)) << start;
+    r->free_mask &= ~bits;
+    for (unsigned i = start; i < start + n; i++) {
+        r->spans[i].kind = i == start ? kind : HAK_SLAB_CONT;
+        r->spans[i].head = (uint8_t)start;
+        r->free_class[i] = fc;
+    }
+    hak_span_t *s = &r->spans[start];
+    s->nslabs = (uint8_t)n;
+    s->fresh = (r->dirty_mask & bits) == 0;
+    r->dirty_mask |= bits;
+    s->free = NULL;
+    s->in_avail = 0;
+    s->carved = 0;
+    s->used = 0;
+    s->next = s->prev = NULL;
+    s->notify_next = NULL;
+    uint8_t *base = (uint8_t *)r + ((size_t)start << HAK_SLAB_SHIFT);
+    s->data = start == 0 ? (uint8_t *)r + HAK_HEADER_SIZE : base;
+}
+
+hak_span_t *hak_span_new_small(hak_heap_t *h, unsigned cls) {
+    const hak_class_info_t *ci = &hak_classes[cls];
+    unsigned start;
+    hak_region_t *r = find_run(h, ci->nslabs, false, &start);
+    if (!r) return NULL;
+    span_claim(r, start, ci->nslabs, HAK_SLAB_SMALL, (uint8_t)cls);
+    hak_span_t *s = &r->spans[start];
+    uint8_t *end = (uint8_t *)r + ((size_t)(start + ci->nslabs) << HAK_SLAB_SHIFT);
+    s->cls = (uint8_t)cls;
+    s->block_size = ci->block_size;
+    s->capacity = (uint32_t)((size_t)(end - s->data) / ci->block_size);
+    hak_heap_avail_push(h, s);
+    return s;
+}
+
+hak_span_t *hak_span_new_large(hak_heap_t *h, unsigned nslabs) {
+    unsigned start;
+    hak_region_t *r = find_run(h, nslabs, true, &start);
+    if (!r) return NULL;
+    span_claim(r, start, nslabs, HAK_SLAB_LARGE, HAK_FC_SLOW);
+    hak_span_t *s = &r->spans[start];
+    s->cls = 0;
+    s->block_size = (uint32_t)(nslabs << HAK_SLAB_SHIFT);
+    s->capacity = 1;
+    s->carved = 1;
+    s->used = 1;
+    return s;
+}
+
+void hak_span_free(hak_heap_t *h, hak_span_t *s) {
+    hak_region_t *r = hak_region_of(s);
+    unsigned start = (unsigned)(s - r->spans), n = s->nslabs;
+    for (unsigned i = start; i < start + n; i++) {
+        r->spans[i].kind = HAK_SLAB_FREE;
+        r->spans[i].head = (uint8_t)i;
+        r->free_class[i] = HAK_FC_SLOW;
+    }
+    r->free_mask |= (n == 32 ? HAK_ALL_SLABS : ((1u << n) - 1)) << start;
+    if (r->free_mask == HAK_ALL_SLABS) region_release(h, r);
+}
+
+bool hak_span_is_block_start(const hak_span_t *s, const void *p) {
+    const uint8_t *q = p;
+    if (q < s->data) return false;
+    size_t off = (size_t)(q - s->data);
+    if (off % s->block_size) return false;
+    return off / s->block_size < s->carved;
+}
+
+void hak_superslab_fork_prepare(void) { pthread_mutex_lock(&pool_lock); }
+void hak_superslab_fork_parent(void) { pthread_mutex_unlock(&pool_lock); }
+void hak_superslab_fork_child(void) { pthread_mutex_init(&pool_lock, NULL); }

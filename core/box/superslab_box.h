@@ -1,0 +1,40 @@
+/* superslab_box.h — the backend: 2 MiB superslabs cut into 64 KiB slabs,
+ * grouped into spans.  A superslab belongs to one heap; only that heap's
+ * holder carves or frees its spans, so none of this takes a lock.  Empty
+ * superslabs go to a small global pool (mutex; slow path only) or back to
+ * the OS, as the release policy says.  Not switchable: it is the backend. */
+#ifndef HAKMEM_SUPERSLAB_BOX_H
+#define HAKMEM_SUPERSLAB_BOX_H
+
+#include "internal.h"
+
+/* The region holding p (p must be known to be in a superslab or huge region). */
+HAK_INLINE hak_region_t *hak_region_of(const void *p) {
+    return (hak_region_t *)((uintptr_t)p & ~(uintptr_t)HAK_SEGMENT_MASK);
+}
+HAK_INLINE unsigned hak_slab_index(const void *p) {
+    return (unsigned)(((uintptr_t)p >> HAK_SLAB_SHIFT) & (HAK_SLABS - 1));
+}
+/* The head descriptor of the span containing p. */
+HAK_INLINE hak_span_t *hak_span_of(hak_region_t *r, const void *p) {
+    return &r->spans[r->spans[hak_slab_index(p)].head];
+}
+
+/* A new small span of class cls for heap h (on h's avail list), or NULL. */
+HAK_HIDDEN hak_span_t *hak_span_new_small(struct hak_heap *h, unsigned cls);
+/* A large span of nslabs slabs (one block, 64 KiB aligned), or NULL. */
+HAK_HIDDEN hak_span_t *hak_span_new_large(struct hak_heap *h, unsigned nslabs);
+/* Return an empty span's slabs to its superslab; an empty superslab leaves h. */
+HAK_HIDDEN void hak_span_free(struct hak_heap *h, hak_span_t *s);
+/* Give every pooled superslab back to the OS; returns bytes released. */
+HAK_HIDDEN size_t hak_superslab_pool_trim(void);
+/* Superslabs: currently mapped, and returned to the OS so far. */
+HAK_HIDDEN void hak_superslab_counts(uint64_t *mapped, uint64_t *released, uint64_t *pooled);
+HAK_HIDDEN void hak_superslab_fork_prepare(void);
+HAK_HIDDEN void hak_superslab_fork_parent(void);
+HAK_HIDDEN void hak_superslab_fork_child(void);
+
+/* Does [p] point at the start of a block of span s? (slow-path check) */
+HAK_HIDDEN bool hak_span_is_block_start(const hak_span_t *s, const void *p);
+
+#endif

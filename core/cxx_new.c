@@ -1,0 +1,67 @@
+/* cxx_new.c — C++ operator new and delete (plain, array, sized, aligned,
+ * nothrow), defined by their mangled names so the library stays C.
+ * A failed throwing new calls the program's new_handler and retries, as the
+ * standard says, and throws std::bad_alloc through libstdc++ when there is
+ * no handler. */
+#include "override.h"
+
+#if HAKMEM_OVERRIDE
+#include <stdlib.h>
+
+#include "front/tiny_front.h"
+#include "hakmem.h"
+
+typedef void (*hak_new_handler_t)(void);
+/* libstdc++'s std::get_new_handler() and std::__throw_bad_alloc(), present
+ * whenever a C++ program is running. */
+extern hak_new_handler_t _ZSt15get_new_handlerv(void) __attribute__((weak));
+extern void _ZSt17__throw_bad_allocv(void) __attribute__((weak, noreturn));
+
+static HAK_COLD void *new_failed(size_t n, size_t align) {
+    for (;;) {
+        hak_new_handler_t handler = _ZSt15get_new_handlerv ? _ZSt15get_new_handlerv() : NULL;
+        if (!handler) {
+            if (_ZSt17__throw_bad_allocv) _ZSt17__throw_bad_allocv();
+            abort();
+        }
+        handler();
+        void *p = align ? hak_aligned_alloc(align, n) : hak_front_alloc(n);
+        if (p) return p;
+    }
+}
+
+static inline void *new_impl(size_t n) {
+    void *p = hak_front_alloc(n);
+    return HAK_LIKELY(p != NULL) ? p : new_failed(n, 0);
+}
+static inline void *new_aligned_impl(size_t n, size_t align) {
+    void *p = hak_aligned_alloc(align, n);
+    return HAK_LIKELY(p != NULL) ? p : new_failed(n, align);
+}
+
+#define API HAK_EXPORT
+/* operator new(size_t), new[](size_t) */
+API void *_Znwm(size_t n) { return new_impl(n); }
+API void *_Znam(size_t n) { return new_impl(n); }
+/* nothrow */
+API void *_ZnwmRKSt9nothrow_t(size_t n, const void *nt) { (void)nt; return hak_front_alloc(n); }
+API void *_ZnamRKSt9nothrow_t(size_t n, const void *nt) { (void)nt; return hak_front_alloc(n); }
+/* aligned (C++17) */
+API void *_ZnwmSt11align_val_t(size_t n, size_t al) { return new_aligned_impl(n, al); }
+API void *_ZnamSt11align_val_t(size_t n, size_t al) { return new_aligned_impl(n, al); }
+API void *_ZnwmSt11align_val_tRKSt9nothrow_t(size_t n, size_t al, const void *nt) { (void)nt; return hak_aligned_alloc(al, n); }
+API void *_ZnamSt11align_val_tRKSt9nothrow_t(size_t n, size_t al, const void *nt) { (void)nt; return hak_aligned_alloc(al, n); }
+/* delete: plain, sized, aligned, nothrow, in both forms */
+API void _ZdlPv(void *p) { hak_front_free(p); }
+API void _ZdaPv(void *p) { hak_front_free(p); }
+API void _ZdlPvm(void *p, size_t n) { (void)n; hak_front_free(p); }
+API void _ZdaPvm(void *p, size_t n) { (void)n; hak_front_free(p); }
+API void _ZdlPvSt11align_val_t(void *p, size_t al) { (void)al; hak_front_free(p); }
+API void _ZdaPvSt11align_val_t(void *p, size_t al) { (void)al; hak_front_free(p); }
+API void _ZdlPvmSt11align_val_t(void *p, size_t n, size_t al) { (void)n; (void)al; hak_front_free(p); }
+API void _ZdaPvmSt11align_val_t(void *p, size_t n, size_t al) { (void)n; (void)al; hak_front_free(p); }
+API void _ZdlPvRKSt9nothrow_t(void *p, const void *nt) { (void)nt; hak_front_free(p); }
+API void _ZdaPvRKSt9nothrow_t(void *p, const void *nt) { (void)nt; hak_front_free(p); }
+API void _ZdlPvSt11align_val_tRKSt9nothrow_t(void *p, size_t al, const void *nt) { (void)al; (void)nt; hak_front_free(p); }
+API void _ZdaPvSt11align_val_tRKSt9nothrow_t(void *p, size_t al, const void *nt) { (void)al; (void)nt; hak_front_free(p); }
+#endif

@@ -1,0 +1,33 @@
+/* size_class.c — fills the tiny lookup table and per-class geometry from
+ * hak_class_of(), so there is one source of truth for the classes. */
+#include "front/size_class.h"
+
+HAK_HIDDEN uint8_t hak_tiny_class[(HAK_TINY_MAX >> 3) + 1];
+HAK_HIDDEN hak_class_info_t hak_classes[HAK_NCLASSES];
+
+/* Span length: the fewest slabs (up to 8) that leave at most 1/16 of the
+ * span as tail waste, so large small classes do not waste half a slab. */
+static uint8_t span_slabs_for(size_t bs) {
+    for (unsigned k = 1; k <= 8; k++) {
+        size_t span = k * HAK_SLAB_SIZE;
+        if (span / bs >= 2 && (span % bs) * 16 <= span) return (uint8_t)k;
+    }
+    return 8;
+}
+
+void hak_size_classes_init(void) {
+    for (size_t i = 0; i <= (HAK_TINY_MAX >> 3); i++)
+        hak_tiny_class[i] = (uint8_t)hak_class_of(i << 3);
+    for (unsigned c = 0; c < HAK_NCLASSES; c++) {
+        size_t bs = hak_class_size(c);
+        /* Cache bound: about 32 KiB of blocks per class, 4..128 blocks; the
+         * batch is half, so a refill or flush amortises one slow call. */
+        size_t cap = (32 * 1024) / bs;
+        if (cap > 128) cap = 128;
+        if (cap < 4) cap = 4;
+        hak_classes[c].block_size = (uint32_t)bs;
+        hak_classes[c].nslabs = span_slabs_for(bs);
+        hak_classes[c].cache_cap = (uint16_t)cap;
+        hak_classes[c].batch = (uint16_t)(cap / 2);
+    }
+}

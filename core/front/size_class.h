@@ -1,0 +1,47 @@
+/* size_class.h — request size -> size class, the one table.
+ *
+ * Classes: 8, then 16-byte steps to 128 (so every block of 16 bytes or more
+ * is 16-byte aligned), then four classes per power of two up to
+ * HAK_SMALL_MAX (internal waste under 20%).  hak_class_of() is the single
+ * definition; the lookup table for tiny sizes and the per-class geometry are
+ * filled from it at init.
+ */
+#ifndef HAKMEM_SIZE_CLASS_H
+#define HAKMEM_SIZE_CLASS_H
+
+#include "internal.h"
+
+/* Geometry of one class, derived at init. */
+typedef struct hak_class_info {
+    uint32_t block_size;
+    uint8_t nslabs;        /* slabs per span */
+    uint16_t cache_cap;    /* bound of the thread cache */
+    uint16_t batch;        /* blocks moved per refill / flush */
+} hak_class_info_t;
+
+extern HAK_HIDDEN uint8_t hak_tiny_class[(HAK_TINY_MAX >> 3) + 1];
+extern HAK_HIDDEN hak_class_info_t hak_classes[HAK_NCLASSES];
+
+/* The definition: smallest class whose blocks hold n bytes (n <= HAK_SMALL_MAX). */
+HAK_INLINE unsigned hak_class_of(size_t n) {
+    if (n <= 8) return 0;
+    if (n <= 128) return (unsigned)((n + 15) >> 4);
+    size_t w = n - 1;
+    unsigned b = 63u - (unsigned)__builtin_clzl(w);      /* n in (2^b, 2^(b+1)] */
+    return 9u + ((b - 7u) << 2) + (unsigned)((w >> (b - 2u)) & 3u);
+}
+
+/* Block size of class c: the inverse of hak_class_of. */
+HAK_INLINE size_t hak_class_size(unsigned c) {
+    if (c == 0) return 8;
+    if (c <= 8) return (size_t)c << 4;
+    unsigned k = c - 9u;
+    return (size_t)(5u + (k & 3u)) << (7u + (k >> 2) - 2u);
+}
+
+/* Fast lookup for tiny sizes (table filled at init). */
+HAK_INLINE unsigned hak_tiny_class_of(size_t n) { return hak_tiny_class[(n + 7) >> 3]; }
+
+HAK_HIDDEN void hak_size_classes_init(void);
+
+#endif

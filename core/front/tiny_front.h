@@ -1,0 +1,42 @@
+/* tiny_front.h — the inline fast paths: malloc pops from the thread's
+ * unified cache, free pushes to it.  One TLS load, one cache line of the
+ * front, the block; no lock, no atomic, no branch per feature.  Everything
+ * else falls to the noinline slow functions in hakmem.c. */
+#ifndef HAKMEM_TINY_FRONT_H
+#define HAKMEM_TINY_FRONT_H
+
+#include "front/size_class.h"
+#include "heap.h"
+#include "segmap.h"
+
+HAK_HIDDEN void *hak_alloc_slow(size_t n);
+HAK_HIDDEN void hak_free_slow(void *p);
+
+HAK_INLINE void *hak_front_alloc(size_t n) {
+    if (HAK_LIKELY(n <= HAK_TINY_MAX)) {
+        hak_cache_t *c = &hak_tls_front[hak_tiny_class_of(n)];
+        uint32_t k = c->count;
+        if (HAK_LIKELY(k != 0)) {
+            c->count = --k;
+            return c->slots[k];
+        }
+    }
+    return hak_alloc_slow(n);
+}
+
+HAK_INLINE void hak_front_free(void *p) {
+    uintptr_t a = (uintptr_t)p;
+    if (HAK_LIKELY(hak_segmap_get(a) == 1)) {
+        const hak_region_t *r = (const hak_region_t *)(a & ~(uintptr_t)HAK_SEGMENT_MASK);
+        hak_cache_t *c = &hak_tls_front[r->free_class[(a >> HAK_SLAB_SHIFT) & (HAK_SLABS - 1)]];
+        uint32_t k = c->count;
+        if (HAK_LIKELY(k < c->cap)) {
+            c->slots[k] = p;
+            c->count = k + 1;
+            return;
+        }
+    }
+    hak_free_slow(p);
+}
+
+#endif

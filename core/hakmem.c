@@ -1,0 +1,218 @@
+/* hakmem.c — the exported API: malloc and friends, glibc-compatible.
+ *
+ * The hak_* functions are the implementation; the standard names are
+ * aliases of them (compiled out with HAKMEM_BOX_OVERRIDE=0, which leaves the
+ * prefixed API alone).  The slow functions behind the inline fast paths live
+ * here too: they dispatch on the tier of the request or of the pointer. */
+#include <errno.h>
+#include <malloc.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "box/boxes.h"
+#include "box/env_box.h"
+#include "box/os_box.h"
+#include "box/stats_box.h"
+#include "box/superslab_box.h"
+#include "diag.h"
+#include "front/tiny_front.h"
+#include "hakmem.h"
+#include "heap.h"
+#include "huge.h"
+#include "init.h"
+
+/* ---- allocation ---- */
+
+/* Blocks above the small classes; *fresh says the memory came zeroed from the OS. */
+static void *alloc_big(size_t n, size_t align, bool *fresh) {
+    if (n <= HAK_LARGE_MAX && align <= HAK_SLAB_SIZE) {
+        hak_heap_t *h = hak_heap_get();
+        if (!h) goto oom;
+        void *p = hak_heap_large_alloc(h, n, fresh);
+        if (!p) goto oom;
+        if (hak_stats_on()) { hak_stats_big(false, true); hak_stats_bytes((int64_t)hak_usable_size(p)); }
+        return p;
+    }
+    if (n > (size_t)PTRDIFF_MAX) goto oom;
+    void *p = hak_huge_alloc(n, align);
+    if (!p) goto oom;
+    *fresh = true;
+    if (hak_stats_on()) { hak_stats_big(true, true); hak_stats_bytes((int64_t)hak_usable_size(p)); }
+    return p;
+oom:
+    errno = ENOMEM;
+    return NULL;
+}
+
+/* A block of class cls from the calling thread's cache, refilling it. */
+static void *alloc_class(unsigned cls) {
+    hak_heap_t *h = hak_heap_get();
+    if (HAK_UNLIKELY(!h)) goto oom;
+    hak_cache_t *c = &h->front[cls];
+    bool hit = c->count != 0;
+    if (!hit && !hak_heap_refill(h, cls)) goto oom;
+    if (hak_stats_on()) {
+        h->cstats[cls].allocs++;
+        if (hit) h->cstats[cls].hits++; else h->cstats[cls].misses++;
+        hak_stats_bytes(hak_classes[cls].block_size);
+    }
+    return c->slots[--c->count];
+oom:
+    errno = ENOMEM;
+    return NULL;
+}
+
+HAK_NOINLINE void *hak_alloc_slow(size_t n) {
+    hak_ensure_init();
+    if (n <= HAK_SMALL_MAX) return alloc_class(hak_class_of(n));
+    bool fresh;
+    return alloc_big(n, 0, &fresh);
+}
+
+/* size bytes aligned to align (a power of two). */
+static void *alloc_aligned(size_t align, size_t size) {
+    if (align <= 16) return hak_front_alloc(size < 16 && align == 16 ? 16 : size);
+    hak_ensure_init();
+    /* Small blocks: a class whose size is a multiple of align has every
+     * block aligned, since spans start page aligned (see size_class.h). */
+    if (align <= HAK_PAGE && size <= HAK_SMALL_MAX) {
+        size_t n = (size + align - 1) & ~(align - 1);
+        if (n == 0) n = align;
+        if (n <= HAK_SMALL_MAX) return alloc_class(hak_class_of(n));
+    }
+    bool fresh;
+    if (size < HAK_SMALL_MAX + 1 && align <= HAK_SLAB_SIZE) size = HAK_SMALL_MAX + 1;  /* a large span */
+    return alloc_big(size, align, &fresh);
+}
+
+/* ---- free ---- */
+
+HAK_NOINLINE void hak_free_slow(void *p) {
+    if (!p) return;
+    int saved = errno;
+    hak_region_t *r = hak_segmap_region(p);
+    if (!r) { hak_report_bad_pointer(HAK_BAD_FREE_FOREIGN, p); goto out; }
+    if (r->kind == HAK_REGION_HUGE) {
+        if (p != hak_huge_block(r)) { hak_report_bad_pointer(HAK_BAD_FREE_INVALID, p); goto out; }
+        if (hak_stats_on()) { hak_stats_big(true, false); hak_stats_bytes(-(int64_t)hak_huge_usable(r)); }
+        hak_huge_free(r);
+        goto out;
+    }
+    unsigned idx = hak_slab_index(p), fc = r->free_class[idx];
+    hak_span_t *s = &r->spans[r->spans[idx].head];
+    if (fc < HAK_NCLASSES) {
+        /* The cache is full, or this thread's front is bypassed. */
+        hak_heap_t *h = hak_heap_get();
+        if (!h) { hak_heap_large_free(NULL, s, p); goto out; }   /* no heap: hand it to the owner */
+        hak_cache_t *c = &h->front[fc];
+        if (c->count >= c->cap) hak_heap_flush(h, fc, c->cap - hak_classes[fc].batch);
+        c->slots[c->count++] = p;
+        if (hak_stats_on()) { h->cstats[fc].frees++; hak_stats_bytes(-(int64_t)hak_classes[fc].block_size); }
+    } else if (r->spans[idx].kind == HAK_SLAB_LARGE && p == s->data) {
+        if (hak_stats_on()) { hak_stats_big(false, false); hak_stats_bytes(-(int64_t)s->block_size); }
+        hak_heap_large_free(hak_tls_heap, s, p);
+    } else {
+        hak_report_bad_pointer(HAK_BAD_FREE_INVALID, p);
+    }
+out:
+    errno = saved;
+}
+
+/* ---- sizes ---- */
+
+/* Usable size of p, or 0 with *bad set when p is not a live block. */
+static size_t usable_size(const void *p, bool *foreign, bool *invalid) {
+    *foreign = *invalid = false;
+    hak_region_t *r = hak_segmap_region(p);
+    if (!r) { *foreign = true; return 0; }
+    if (r->kind == HAK_REGION_HUGE) {
+        if (p == hak_huge_block(r)) return hak_huge_usable(r);
+        *invalid = true;
+        return 0;
+    }
+    unsigned idx = hak_slab_index(p);
+    hak_span_t *s = &r->spans[r->spans[idx].head];
+    if (s->kind == HAK_SLAB_SMALL && (const uint8_t *)p >= s->data) return s->block_size;
+    if (s->kind == HAK_SLAB_LARGE && p == s->data) return s->block_size;
+    *invalid = true;
+    return 0;
+}
+
+/* ---- the prefixed API ---- */
+
+void *hak_malloc(size_t n) { return hak_front_alloc(n); }
+
+void hak_free(void *p) { hak_front_free(p); }
+
+void *hak_calloc(size_t n, size_t size) {
+    size_t total;
+    if (__builtin_mul_overflow(n, size, &total)) { errno = ENOMEM; return NULL; }
+    if (total <= HAK_SMALL_MAX) {
+        void *p = hak_front_alloc(total);
+        if (p) memset(p, 0, total);
+        return p;
+    }
+    hak_ensure_init();
+    bool fresh = false;
+    void *p = alloc_big(total, 0, &fresh);
+    if (p && !fresh) memset(p, 0, total);   /* fresh pages are zero already */
+    return p;
+}
+
+size_t hak_usable_size(const void *p) {
+    if (!p) return 0;
+    bool foreign, invalid;
+    size_t n = usable_size(p, &foreign, &invalid);
+    if (foreign) hak_report_bad_pointer(HAK_BAD_USABLE_FOREIGN, p);
+    if (invalid) hak_report_bad_pointer(HAK_BAD_USABLE_INVALID, p);
+    return n;
+}
+
+int hak_owns(const void *p) { return p && hak_segmap_region(p) != NULL; }
+
+void *hak_realloc(void *p, size_t n) {
+    if (!p) return hak_front_alloc(n);
+    if (n == 0) { hak_front_free(p); return NULL; }
+    bool foreign, invalid;
+    size_t old = usable_size(p, &foreign, &invalid);
+    if (foreign || invalid) {
+        hak_report_bad_pointer(foreign ? HAK_BAD_REALLOC_FOREIGN : HAK_BAD_REALLOC_INVALID, p);
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (n > (size_t)PTRDIFF_MAX) { errno = ENOMEM; return NULL; }
+    hak_region_t *r = hak_region_of(p);
+    if (r->kind == HAK_REGION_HUGE && n > HAK_LARGE_MAX) {
+        int64_t before = (int64_t)old;
+        void *q = hak_huge_realloc(r, n);
+        if (q && hak_stats_on()) hak_stats_bytes((int64_t)hak_huge_usable(hak_region_of(q)) - before);
+        return q;
+    }
+    /* Keep the block when the new size fits and wastes at most half of it. */
+    if (n <= old && n >= old / 2) return p;
+    void *q = hak_front_alloc(n);
+    if (!q) return NULL;
+    memcpy(q, p, n < old ? n : old);
+    hak_front_free(p);
+    return q;
+}
+
+void *hak_aligned_alloc(size_t align, size_t size) {
+    if (align == 0 || (align & (align - 1))) { errno = EINVAL; return NULL; }
+    return alloc_aligned(align, size);
+}
+
+int hak_trim(void) {
+    hak_ensure_init();
+    uint64_t before = atomic_load(&hak_os.bytes_mapped);
+    hak_heap_t *h = hak_tls_heap;
+    if (h) hak_heap_collect(h);
+    hak_heaps_collect_abandoned();
+    hak_superslab_pool_trim();
+    return atomic_load(&hak_os.bytes_mapped) < before;
+}
+
+void hak_config_print(int fd) {
+    hak_ensure_init();
+    hak_config_write(fd);
+}

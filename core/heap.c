@@ -1,0 +1,290 @@
+/* heap.c — refill, flush, remote frees and the heap lifecycle. */
+#include "heap.h"
+
+#include <pthread.h>
+#include <string.h>
+
+#include "box/os_box.h"
+#include "box/superslab_box.h"
+#include "front/size_class.h"
+
+__thread hak_cache_t *hak_tls_front HAK_TLS = hak_empty_front;
+__thread hak_heap_t *hak_tls_heap HAK_TLS;
+HAK_HIDDEN hak_cache_t hak_empty_front[HAK_FRONT_SLOTS];
+HAK_HIDDEN int hak_front_bypass;
+
+static _Atomic(hak_heap_t *) heaps_all;   /* every heap ever made; never freed */
+static pthread_key_t heap_key;
+
+void hak_heaps_init(void) { pthread_key_create(&heap_key, hak_heap_thread_exit); }
+
+void hak_heaps_foreach(void (*f)(hak_heap_t *, void *), void *arg) {
+    for (hak_heap_t *h = atomic_load_explicit(&heaps_all, memory_order_acquire); h; h = h->all_next) f(h, arg);
+}
+
+/* ---- avail lists: spans of a class that still have blocks to give ---- */
+
+void hak_heap_avail_push(hak_heap_t *h, hak_span_t *s) {
+    s->prev = NULL;
+    s->next = h->avail[s->cls];
+    if (s->next) s->next->prev = s;
+    h->avail[s->cls] = s;
+    s->in_avail = 1;
+}
+
+static void avail_remove(hak_heap_t *h, hak_span_t *s) {
+    if (s->prev) s->prev->next = s->next; else h->avail[s->cls] = s->next;
+    if (s->next) s->next->prev = s->prev;
+    s->next = s->prev = NULL;
+    s->in_avail = 0;
+}
+
+/* A span whose blocks all came back: give its slabs back unless it is the
+ * class's only span with room (keeping it avoids thrashing at a boundary). */
+static void span_empty(hak_heap_t *h, hak_span_t *s) {
+    if (s->in_avail && h->avail[s->cls] == s && s->next == NULL) return;
+    if (s->in_avail) avail_remove(h, s);
+    hak_span_free(h, s);
+}
+
+/* n blocks (list first..last) come back to span s held by h. */
+static void span_take_back(hak_heap_t *h, hak_span_t *s, void *first, void *last, uint32_t n) {
+    *(void **)last = s->free;
+    s->free = first;
+    s->used -= n;
+    if (!s->in_avail) hak_heap_avail_push(h, s);
+    if (s->used == 0) span_empty(h, s);
+}
+
+/* ---- remote frees ---- */
+
+static void heap_visit(hak_heap_t *o);
+
+/* Push blocks first..last (n of them) onto span s of another heap. */
+static void remote_push(hak_heap_t *h, hak_span_t *s, void *first, void *last, uint32_t n) {
+    void *old = atomic_load_explicit(&s->remote, memory_order_relaxed);
+    do {
+        *(void **)last = old;
+    } while (!atomic_compare_exchange_weak_explicit(&s->remote, &old, first, memory_order_release,
+                                                    memory_order_relaxed));
+    if (h) h->remote_frees += n;
+    if (old != NULL) return;   /* the span is already on its owner's notify list */
+    /* First block since the owner last looked: tell the owner heap. */
+    hak_heap_t *o = hak_region_of(s)->owner;
+    hak_span_t *top = atomic_load_explicit(&o->notify, memory_order_relaxed);
+    do {
+        s->notify_next = top;
+    } while (!atomic_compare_exchange_weak_explicit(&o->notify, &top, s, memory_order_seq_cst,
+                                                    memory_order_relaxed));
+    /* An abandoned heap has no thread to collect: do it now. */
+    if (atomic_load(&o->state) == HAK_HEAP_FREE) heap_visit(o);
+}
+
+void hak_heap_drain(hak_heap_t *h) {
+    hak_span_t *s = atomic_exchange_explicit(&h->notify, NULL, memory_order_acquire);
+    while (s) {
+        /* Read the link before taking the blocks: once remote is empty
+         * again, a pusher may put s back on the notify list. */
+        hak_span_t *next = s->notify_next;
+        void *b = atomic_exchange_explicit(&s->remote, NULL, memory_order_acquire);
+        if (s->kind == HAK_SLAB_LARGE) {
+            hak_span_free(h, s);
+        } else if (b) {
+            void *last = b;
+            uint32_t n = 1;
+            while (*(void **)last) { last = *(void **)last; n++; }
+            span_take_back(h, s, b, last, n);
+        }
+        s = next;
+    }
+}
+
+/* Take an abandoned heap for a moment and collect what others freed into it. */
+static void heap_visit(hak_heap_t *o) {
+    int expect = HAK_HEAP_FREE;
+    while (atomic_load(&o->notify) != NULL &&
+           atomic_compare_exchange_strong(&o->state, &expect, HAK_HEAP_VISITING)) {
+        hak_heap_drain(o);
+        atomic_store(&o->state, HAK_HEAP_FREE);
+        expect = HAK_HEAP_FREE;
+    }
+}
+
+/* ---- refill and flush ---- */
+
+bool hak_heap_refill(hak_heap_t *h, unsigned cls) {
+    if (atomic_load_explicit(&h->notify, memory_order_relaxed)) hak_heap_drain(h);
+    hak_cache_t *c = &h->front[cls];
+    uint32_t want = hak_classes[cls].batch, n = c->count;
+    if (want > c->cap - n) want = c->cap - n;
+    want += n;
+    while (n < want) {
+        hak_span_t *s = h->avail[cls];
+        if (!s && !(s = hak_span_new_small(h, cls))) break;
+        uint32_t got = 0;
+        while (n < want && s->free) {
+            void *b = s->free;
+            s->free = *(void **)b;
+            c->slots[n++] = b;
+            got++;
+        }
+        uint32_t k = s->capacity - s->carved;
+        if (k > want - n) k = want - n;
+        if (k) {
+            /* Carve top-down so the lowest address is popped first. */
+            uint8_t *p = s->data + (size_t)(s->carved + k) * s->block_size;
+            for (uint32_t i = 0; i < k; i++) { p -= s->block_size; c->slots[n++] = p; }
+            s->carved += k;
+            got += k;
+        }
+        s->used += got;
+        if (!s->free && s->carved == s->capacity) avail_remove(h, s);
+    }
+    c->count = n;
+    if (hak_front_bypass) h->cstats[cls].refills++;
+    return n > 0;
+}
+
+void hak_heap_flush(hak_heap_t *h, unsigned cls, uint32_t keep) {
+    hak_cache_t *c = &h->front[cls];
+    if (c->count <= keep) return;
+    uint32_t m = c->count - keep;
+    /* Consecutive blocks of one foreign span go back as one chain: one
+     * atomic per batch per span. */
+    hak_span_t *rs = NULL;
+    void *rfirst = NULL, *rlast = NULL;
+    uint32_t rn = 0;
+    for (uint32_t i = 0; i < m; i++) {
+        void *b = c->slots[i];
+        hak_region_t *r = hak_region_of(b);
+        hak_span_t *s = hak_span_of(r, b);
+        if (r->owner == h) {
+            *(void **)b = s->free;
+            s->free = b;
+            if (!s->in_avail) hak_heap_avail_push(h, s);
+            if (--s->used == 0) span_empty(h, s);
+            continue;
+        }
+        if (s != rs) {
+            if (rs) remote_push(h, rs, rfirst, rlast, rn);
+            rs = s;
+            rfirst = rlast = b;
+            rn = 1;
+        } else {
+            *(void **)b = rfirst;
+            rfirst = b;
+            rn++;
+        }
+    }
+    if (rs) remote_push(h, rs, rfirst, rlast, rn);
+    memmove(c->slots, c->slots + m, keep * sizeof(void *));
+    c->count = keep;
+    if (hak_front_bypass) h->cstats[cls].flushes++;
+}
+
+/* ---- large spans ---- */
+
+void *hak_heap_large_alloc(hak_heap_t *h, size_t size, bool *fresh) {
+    unsigned n = (unsigned)((size + HAK_SLAB_SIZE - 1) >> HAK_SLAB_SHIFT);
+    if (atomic_load_explicit(&h->notify, memory_order_relaxed)) hak_heap_drain(h);
+    hak_span_t *s = hak_span_new_large(h, n);
+    if (!s) return NULL;
+    *fresh = s->fresh;
+    return s->data;
+}
+
+void hak_heap_large_free(hak_heap_t *h, hak_span_t *s, void *p) {
+    if (h && hak_region_of(s)->owner == h) hak_span_free(h, s);
+    else remote_push(h, s, p, p, 1);
+}
+
+/* ---- heap lifecycle ---- */
+
+static size_t heap_bytes(void) {
+    size_t slots = 0;
+    for (unsigned c = 0; c < HAK_NCLASSES; c++) slots += hak_classes[c].cache_cap;
+    size_t bytes = sizeof(hak_heap_t) + slots * sizeof(void *);
+    return (bytes + HAK_PAGE - 1) & ~(size_t)(HAK_PAGE - 1);
+}
+
+static hak_heap_t *heap_create(void) {
+    size_t bytes = heap_bytes();
+    hak_heap_t *h = hak_os_map_aligned(bytes, HAK_PAGE);
+    if (!h) return NULL;
+    h->size = bytes;
+    void **slot = h->slot_store;
+    for (unsigned c = 0; c < HAK_NCLASSES; c++) {
+        h->front[c].cap = hak_classes[c].cache_cap;
+        h->front[c].slots = slot;
+        slot += hak_classes[c].cache_cap;
+    }
+    atomic_store(&h->state, HAK_HEAP_OWNED);
+    hak_heap_t *top = atomic_load(&heaps_all);
+    do { h->all_next = top; } while (!atomic_compare_exchange_weak(&heaps_all, &top, h));
+    return h;
+}
+
+hak_heap_t *hak_heap_get(void) {
+    hak_heap_t *h = hak_tls_heap;
+    if (HAK_LIKELY(h)) return h;
+    /* Adopt an abandoned heap, spans and all, before mapping a new one. */
+    for (h = atomic_load_explicit(&heaps_all, memory_order_acquire); h; h = h->all_next) {
+        int expect = HAK_HEAP_FREE;
+        if (atomic_load_explicit(&h->state, memory_order_relaxed) == HAK_HEAP_FREE &&
+            atomic_compare_exchange_strong(&h->state, &expect, HAK_HEAP_OWNED))
+            break;
+    }
+    if (!h && !(h = heap_create())) return NULL;
+    hak_tls_heap = h;
+    hak_tls_front = hak_front_bypass ? hak_empty_front : h->front;
+    /* Registers the exit callback.  The key was created first at init, so it
+     * is one of glibc's static keys and this does not allocate. */
+    pthread_setspecific(heap_key, h);
+    return h;
+}
+
+void hak_heap_collect(hak_heap_t *h) {
+    for (unsigned c = 0; c < HAK_NCLASSES; c++) hak_heap_flush(h, c, 0);
+    hak_heap_drain(h);
+    /* Empty spans kept as the class's last one are released too. */
+    for (unsigned c = 0; c < HAK_NCLASSES; c++) {
+        hak_span_t *s = h->avail[c];
+        while (s) {
+            hak_span_t *next = s->next;
+            if (s->used == 0) { avail_remove(h, s); hak_span_free(h, s); }
+            s = next;
+        }
+    }
+}
+
+void hak_heaps_collect_abandoned(void) {
+    for (hak_heap_t *h = atomic_load_explicit(&heaps_all, memory_order_acquire); h; h = h->all_next) {
+        int expect = HAK_HEAP_FREE;
+        if (atomic_compare_exchange_strong(&h->state, &expect, HAK_HEAP_VISITING)) {
+            hak_heap_collect(h);
+            atomic_store(&h->state, HAK_HEAP_FREE);
+        }
+    }
+}
+
+void hak_heap_thread_exit(void *arg) {
+    hak_heap_t *h = arg;
+    if (!h || h != hak_tls_heap) return;
+    hak_heap_collect(h);
+    hak_tls_front = hak_empty_front;
+    hak_tls_heap = NULL;
+    atomic_store(&h->state, HAK_HEAP_FREE);
+    /* A remote free that raced with the collect above sees FREE and visits;
+     * or we see its notification here. */
+    heap_visit(h);
+}
+
+void hak_heaps_fork_child(void) {
+    /* Heaps held by threads that do not exist in the child may be half-way
+     * through an update: never touch them again. */
+    for (hak_heap_t *h = atomic_load(&heaps_all); h; h = h->all_next) {
+        if (h == hak_tls_heap) continue;
+        int st = atomic_load(&h->state);
+        if (st == HAK_HEAP_OWNED || st == HAK_HEAP_VISITING) atomic_store(&h->state, HAK_HEAP_DEAD);
+    }
+}

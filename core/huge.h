@@ -1,0 +1,18 @@
+/* huge.h — blocks above HAK_LARGE_MAX, and blocks aligned beyond a slab:
+ * each gets its own 2 MiB-aligned mapping that starts with a region header,
+ * so free() finds it like any other block.  realloc grows and shrinks it
+ * with mremap, moving pages instead of copying them. */
+#ifndef HAKMEM_HUGE_H
+#define HAKMEM_HUGE_H
+
+#include "internal.h"
+
+/* size bytes aligned to align (a power of two, or 0); NULL + ENOMEM on failure. */
+HAK_HIDDEN void *hak_huge_alloc(size_t size, size_t align);
+HAK_HIDDEN void hak_huge_free(hak_region_t *r);
+/* Resize in place or by moving the mapping; NULL (block intact) on failure. */
+HAK_HIDDEN void *hak_huge_realloc(hak_region_t *r, size_t size);
+HAK_INLINE void *hak_huge_block(const hak_region_t *r) { return (uint8_t *)r + r->data_off; }
+HAK_INLINE size_t hak_huge_usable(const hak_region_t *r) { return r->map_size - r->data_off; }
+
+#endif

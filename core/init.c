@@ -1,0 +1,61 @@
+/* init.c — one-time setup, the config snapshot's application, fork handlers. */
+#include "init.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <unistd.h>
+
+#include "box/env_box.h"
+#include "box/stats_box.h"
+#include "box/superslab_box.h"
+#include "front/size_class.h"
+#include "heap.h"
+
+extern char **environ;
+
+HAK_HIDDEN int hak_initialized;
+static _Atomic int init_state;       /* 0 none, 1 running, 2 done */
+static int env_was_missing;
+
+/* Copy the snapshot into the boxes' gates. */
+static void apply_config(void) {
+    hak_stats_configure();
+    hak_front_bypass = hak_stats_mode != 0;
+    if (HAK_CFG(VERBOSE)) hak_config_write(2);
+}
+
+static void fork_prepare(void) { hak_superslab_fork_prepare(); }
+static void fork_parent(void) { hak_superslab_fork_parent(); }
+static void fork_child(void) {
+    hak_superslab_fork_child();
+    hak_heaps_fork_child();
+}
+
+void hak_init_slow(void) {
+    int expect = 0;
+    if (!atomic_compare_exchange_strong(&init_state, &expect, 1)) {
+        while (atomic_load(&init_state) != 2) sched_yield();
+        return;
+    }
+    hak_size_classes_init();
+    env_was_missing = environ == NULL;
+    hak_config_load(environ);
+    apply_config();
+    hak_heaps_init();
+    atomic_store(&init_state, 2);
+    __atomic_store_n(&hak_initialized, 1, __ATOMIC_RELEASE);
+    /* May allocate inside glibc; initialisation is complete by now. */
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
+/* If the first allocation came before libc had set up the environment,
+ * read it again now that it exists. */
+__attribute__((constructor)) static void hak_ctor(void) {
+    hak_ensure_init();
+    if (env_was_missing && environ) {
+        env_was_missing = 0;
+        hak_config_load(environ);
+        apply_config();
+        if (hak_tls_heap) hak_tls_front = hak_front_bypass ? hak_empty_front : hak_tls_heap->front;
+    }
+}

@@ -1,0 +1,124 @@
+/* internal.h — hakmem's shared types and constants.
+ *
+ * Memory is organised in 2 MiB-aligned regions.  A region is either a
+ * superslab (32 slabs of 64 KiB; slab 0 starts with this header) or a huge
+ * mapping (one block).  Both begin with the same header, so free() finds
+ * everything by masking the pointer, after the segment map has said the
+ * region is ours.  Slabs are grouped into spans: a small span serves one size
+ * class; a large span is one block of several slabs.
+ */
+#ifndef HAKMEM_INTERNAL_H
+#define HAKMEM_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define HAK_HIDDEN __attribute__((visibility("hidden")))
+#define HAK_EXPORT __attribute__((visibility("default")))
+#define HAK_LIKELY(x) __builtin_expect(!!(x), 1)
+#define HAK_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define HAK_NOINLINE __attribute__((noinline))
+#define HAK_COLD __attribute__((cold, noinline))
+#define HAK_INLINE static inline __attribute__((always_inline))
+
+/* Address space geometry. */
+#define HAK_SEGMENT_SHIFT 21
+#define HAK_SEGMENT_SIZE ((size_t)1 << HAK_SEGMENT_SHIFT)      /* 2 MiB */
+#define HAK_SEGMENT_MASK (HAK_SEGMENT_SIZE - 1)
+#define HAK_SLAB_SHIFT 16
+#define HAK_SLAB_SIZE ((size_t)1 << HAK_SLAB_SHIFT)            /* 64 KiB */
+#define HAK_SLABS 32                                           /* per superslab */
+#define HAK_ALL_SLABS 0xFFFFFFFFu
+#define HAK_ADDR_BITS 47                                       /* x86-64 user space */
+#define HAK_HEADER_SIZE 4096   /* region header; slab 0's blocks begin here, page aligned */
+#define HAK_PAGE 4096
+
+/* Size tiers (see docs/ARCHITECTURE.md): tiny <= 1 KiB and small <= 32 KiB
+ * are size classes served by the per-thread caches; large <= 1 MiB is a run
+ * of whole slabs; anything bigger is huge, with its own mapping. */
+#define HAK_TINY_MAX 1024
+#define HAK_SMALL_MAX (32 * 1024)
+#define HAK_LARGE_MAX (1024 * 1024)
+#define HAK_NCLASSES 41          /* classes 0..40 cover 0..HAK_SMALL_MAX */
+#define HAK_FRONT_SLOTS 64       /* cache entries per thread; >= HAK_NCLASSES */
+#define HAK_FC_SLOW 63           /* free_class of slabs whose frees take the slow path */
+
+/* region kinds */
+#define HAK_REGION_MAGIC 0x68616b6d656d5353ull /* "hakmemSS" */
+enum { HAK_REGION_SUPERSLAB = 1, HAK_REGION_HUGE = 2 };
+/* slab kinds */
+enum { HAK_SLAB_FREE = 0, HAK_SLAB_SMALL = 1, HAK_SLAB_LARGE = 2, HAK_SLAB_CONT = 3 };
+
+struct hak_heap;
+
+/* A span descriptor: one per slab; meaningful at a span's head slab. */
+typedef struct hak_span {
+    uint8_t kind;          /* HAK_SLAB_* */
+    uint8_t head;          /* index of the span's head slab (for every slab of a span) */
+    uint8_t nslabs;        /* slabs in the span (head only) */
+    uint8_t cls;           /* size class (small spans) */
+    uint8_t in_avail;      /* on the owner heap's list of spans with free blocks */
+    uint8_t fresh;         /* large: memory came zeroed from the OS */
+    uint16_t _pad;
+    uint32_t block_size;
+    uint32_t capacity;     /* blocks in the span */
+    uint32_t carved;       /* blocks handed out by the bump cursor so far */
+    uint32_t used;         /* blocks not on the local free list (in caches or in use) */
+    uint8_t *data;         /* first block */
+    void *free;            /* local free list: owner only */
+    _Atomic(void *) remote; /* blocks freed by other threads (lock-free stack) */
+    struct hak_span *next, *prev;        /* heap's avail list for cls */
+    struct hak_span *notify_next;        /* heap's list of spans with remote frees */
+} hak_span_t;
+
+typedef struct hak_region {
+    uint8_t free_class[HAK_SLABS]; /* per slab: size class for the free fast path, or HAK_FC_SLOW */
+    uint64_t magic;
+    uint8_t kind;                   /* HAK_REGION_* */
+    uint8_t pooled;                 /* in the global pool of empty superslabs */
+    uint16_t _pad;
+    uint32_t free_mask;             /* superslab: slabs in no span */
+    uint32_t dirty_mask;            /* superslab: slabs written since mapped or decommitted */
+    struct hak_heap *owner;         /* superslab: the heap whose spans these are */
+    struct hak_region *next, *prev; /* owner's region list, or the pool */
+    size_t map_size;                /* bytes mapped from the region base */
+    size_t data_off;                /* huge: offset of the block from the base */
+    hak_span_t spans[HAK_SLABS];
+} hak_region_t;
+
+_Static_assert(sizeof(hak_region_t) <= HAK_HEADER_SIZE, "region header must fit its page");
+
+/* Per-class bounded LIFO of free blocks: the unified cache. */
+typedef struct hak_cache {
+    uint32_t count;
+    uint32_t cap;
+    void **slots;
+} hak_cache_t;
+
+enum { HAK_HEAP_FREE = 0, HAK_HEAP_OWNED = 1, HAK_HEAP_VISITING = 2, HAK_HEAP_DEAD = 3 };
+
+/* Per-class counters kept by the heap holder (plain, not atomic). */
+typedef struct hak_class_stats {
+    uint64_t allocs, frees, hits, misses, refills, flushes;
+} hak_class_stats_t;
+
+/* A heap: the per-thread state.  It outlives its thread: when a thread
+ * exits its heap is abandoned (state FREE) with its spans, and the next new
+ * thread adopts it whole; meanwhile other threads may visit it to collect
+ * blocks they free into it. */
+typedef struct hak_heap {
+    hak_cache_t front[HAK_FRONT_SLOTS];   /* the fast paths touch only this */
+    _Atomic(hak_span_t *) notify;          /* spans that received remote frees */
+    _Atomic int state;                     /* HAK_HEAP_* */
+    struct hak_heap *all_next;             /* global list of every heap */
+    hak_span_t *avail[HAK_NCLASSES];       /* spans with free or uncarved blocks */
+    hak_region_t *regions;                 /* superslabs owned */
+    size_t size;                           /* bytes of this heap struct (mapping) */
+    uint64_t remote_frees;
+    hak_class_stats_t cstats[HAK_NCLASSES];
+    void *slot_store[];                    /* backing for front[].slots */
+} hak_heap_t;
+
+#endif

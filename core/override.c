@@ -1,0 +1,107 @@
+/* override.c — the standard allocation API (malloc, free, ..., the __libc_*
+ * aliases), with glibc's semantics, on top of hakmem.c. */
+#include "override.h"
+
+#if HAKMEM_OVERRIDE
+#include <errno.h>
+#include <malloc.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "box/os_box.h"
+#include "box/stats_box.h"
+#include "front/tiny_front.h"
+#include "hakmem.h"
+#include "init.h"
+
+#define API HAK_EXPORT
+
+API void *malloc(size_t n) { return hak_front_alloc(n); }
+API void free(void *p) { hak_front_free(p); }
+API void cfree(void *p) { hak_front_free(p); }
+API void free_sized(void *p, size_t size) { (void)size; hak_front_free(p); }
+API void free_aligned_sized(void *p, size_t align, size_t size) { (void)align; (void)size; hak_front_free(p); }
+API void *calloc(size_t n, size_t size) { return hak_calloc(n, size); }
+API void *realloc(void *p, size_t n) { return hak_realloc(p, n); }
+
+API void *reallocarray(void *p, size_t n, size_t size) {
+    size_t total;
+    if (__builtin_mul_overflow(n, size, &total)) { errno = ENOMEM; return NULL; }
+    return hak_realloc(p, total);
+}
+
+API size_t malloc_usable_size(void *p) { return hak_usable_size(p); }
+
+/* glibc's memalign rounds an alignment that is not a power of two up to one. */
+API void *memalign(size_t align, size_t size) {
+    if (align > ((size_t)1 << 62)) { errno = EINVAL; return NULL; }
+    size_t a = 16;
+    while (a < align) a <<= 1;
+    return hak_aligned_alloc(a, size);
+}
+
+API void *aligned_alloc(size_t align, size_t size) { return hak_aligned_alloc(align, size); }
+
+API int posix_memalign(void **out, size_t align, size_t size) {
+    if (align < sizeof(void *) || (align & (align - 1))) return EINVAL;
+    int saved = errno;
+    void *p = hak_aligned_alloc(align, size);
+    if (!p) { errno = saved; return ENOMEM; }
+    *out = p;
+    return 0;
+}
+
+API void *valloc(size_t size) { return hak_aligned_alloc(4096, size); }
+
+API void *pvalloc(size_t size) {
+    size_t page = 4096, n = (size + page - 1) & ~(page - 1);
+    if (n < size) { errno = ENOMEM; return NULL; }
+    return hak_aligned_alloc(page, n ? n : page);
+}
+
+API int malloc_trim(size_t pad) { (void)pad; return hak_trim(); }
+
+API struct mallinfo2 mallinfo2(void) {
+    hak_stats_t s;
+    hak_ensure_init();
+    hak_stats_get(&s);
+    struct mallinfo2 mi;
+    memset(&mi, 0, sizeof mi);
+    mi.arena = s.bytes_mapped;
+    mi.hblks = s.huge_mapped;
+    mi.uordblks = s.bytes_in_use;
+    mi.fordblks = s.bytes_retained;
+    mi.usmblks = s.bytes_in_use_peak;
+    return mi;
+}
+
+API struct mallinfo mallinfo(void) {
+    struct mallinfo2 m2 = mallinfo2();
+    struct mallinfo mi;
+    memset(&mi, 0, sizeof mi);
+    mi.arena = (int)m2.arena;
+    mi.hblks = (int)m2.hblks;
+    mi.uordblks = (int)m2.uordblks;
+    mi.fordblks = (int)m2.fordblks;
+    mi.usmblks = (int)m2.usmblks;
+    return mi;
+}
+
+API void malloc_stats(void) {
+    hak_ensure_init();
+    hak_stats_report(2, 0);
+}
+
+/* Accepted and ignored: hakmem's tuning comes from HAKMEM_* variables. */
+API int mallopt(int param, int value) { (void)param; (void)value; return 1; }
+
+/* glibc's internal names, which some programs and libraries call directly. */
+API void *__libc_malloc(size_t n) { return hak_front_alloc(n); }
+API void __libc_free(void *p) { hak_front_free(p); }
+API void *__libc_calloc(size_t n, size_t size) { return hak_calloc(n, size); }
+API void *__libc_realloc(void *p, size_t n) { return hak_realloc(p, n); }
+API void *__libc_memalign(size_t align, size_t size) { return memalign(align, size); }
+API void *__libc_valloc(size_t size) { return valloc(size); }
+API void *__libc_pvalloc(size_t size) { return pvalloc(size); }
+API int __posix_memalign(void **out, size_t align, size_t size) { return posix_memalign(out, align, size); }
+#endif
