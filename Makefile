@@ -57,5 +57,12 @@ $(BUILD)/libhakmem.a: $(LIB_OBJ)
 -include tests/tests.mk
 -include bench/bench.mk
 
+# docs/ENV.md is generated from the registry (core/box/env_registry.h).
+$(BUILD)/gen_env_doc: scripts/gen_env_doc.c $(BUILD)/libhakmem.a
+	$(CC) -O1 $< -o $@ $(BUILD)/libhakmem.a -lpthread
+
+docs: $(BUILD)/gen_env_doc
+	$(BUILD)/gen_env_doc > docs/ENV.md
+
 clean:
 	rm -rf $(BUILD) build-*

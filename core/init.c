@@ -37,9 +37,9 @@ void hak_init_slow(void) {
         while (atomic_load(&init_state) != 2) sched_yield();
         return;
     }
-    hak_size_classes_init();
     env_was_missing = environ == NULL;
     hak_config_load(environ);
+    hak_size_classes_init();
     apply_config();
     hak_heaps_init();
     atomic_store(&init_state, 2);
@@ -49,7 +49,8 @@ void hak_init_slow(void) {
 }
 
 /* If the first allocation came before libc had set up the environment,
- * read it again now that it exists. */
+ * read it again now that it exists.  (The class geometry, already in use by
+ * then, keeps the defaults.) */
 __attribute__((constructor)) static void hak_ctor(void) {
     hak_ensure_init();
     if (env_was_missing && environ) {

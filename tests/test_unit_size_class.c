@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "front/size_class.h"
+#include "box/env_box.h"
 #include "hakmem.h"
 
 static int setup(void **state) {
@@ -60,11 +61,24 @@ static void spans_waste_little_and_caches_are_bounded(void **state) {
         assert_true(span / ci->block_size >= 2);
         assert_true((span % ci->block_size) * 16 <= span);
         if (ci->block_size <= HAK_TINY_MAX) assert_int_equal(ci->nslabs, 1);
-        assert_true(ci->cache_cap >= 4 && ci->cache_cap <= 128);
+        assert_true(ci->cache_cap >= 2 && ci->cache_cap <= 128);
         assert_true(ci->batch >= 1 && ci->batch <= ci->cache_cap);
         /* a cache holds about 32 KiB of blocks, or at most 4 */
         assert_true((size_t)ci->cache_cap * ci->block_size <= 128 * 1024);
     }
+}
+
+/* All of one thread's caches together stay within HAKMEM_TCACHE_MAX (up to
+ * the floor of two blocks per class, which every cache keeps). */
+static void caches_fit_the_tcache_budget(void **state) {
+    (void)state;
+    size_t total = 0, floor = 0;
+    for (unsigned c = 0; c < HAK_NCLASSES; c++) {
+        total += (size_t)hak_classes[c].cache_cap * hak_classes[c].block_size;
+        floor += 2 * (size_t)hak_classes[c].block_size;
+    }
+    assert_true(total <= (size_t)HAK_CFG(TCACHE_MAX) + floor);
+    if ((size_t)HAK_CFG(TCACHE_MAX) >= (2u << 20)) assert_true(total <= (size_t)HAK_CFG(TCACHE_MAX));
 }
 
 int main(void) {
@@ -73,6 +87,7 @@ int main(void) {
         cmocka_unit_test(classes_increase_and_keep_16_byte_alignment),
         cmocka_unit_test(worst_waste_per_class_is_bounded),
         cmocka_unit_test(spans_waste_little_and_caches_are_bounded),
+        cmocka_unit_test(caches_fit_the_tcache_budget),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

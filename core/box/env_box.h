@@ -23,7 +23,7 @@ typedef enum {
     HAK_PROFILE_COUNT
 } hak_profile_id_t;
 
-typedef enum { HAK_T_BOOL, HAK_T_INT, HAK_T_SIZE, HAK_T_ENUM } hak_var_type_t;
+typedef enum { HAK_T_BOOL, HAK_T_INT, HAK_T_SIZE, HAK_T_ENUM, HAK_T_STRING } hak_var_type_t;
 typedef enum { HAK_ORIGIN_DEFAULT, HAK_ORIGIN_PROFILE, HAK_ORIGIN_ENV } hak_origin_t;
 
 typedef struct hak_var_def {
@@ -42,6 +42,7 @@ typedef struct hak_profile_def {
 
 typedef struct hak_config {
     long long value[HAK_VAR_COUNT];  /* ENUM: index into choices; PROFILE: hak_profile_id_t */
+    const char *text[HAK_VAR_COUNT]; /* STRING: the environment's text (or the default) */
     uint8_t origin[HAK_VAR_COUNT];
 } hak_config_t;
 
@@ -56,6 +57,8 @@ extern HAK_HIDDEN hak_config_t hak_config;
 HAK_HIDDEN void hak_config_load(char *const *envp);
 /* One line per variable: name, effective value, origin. */
 HAK_HIDDEN void hak_config_write(int fd);
+/* docs/ENV.md, generated from the registry and the profiles. */
+HAK_HIDDEN void hak_config_doc_write(int fd);
 /* The text of variable id's current value (enum name, number...). */
 HAK_HIDDEN void hak_config_value_text(hak_var_id_t id, char *buf, size_t len);
 

@@ -1,6 +1,9 @@
 /* size_class.c — fills the tiny lookup table and per-class geometry from
- * hak_class_of(), so there is one source of truth for the classes. */
+ * hak_class_of(), so there is one source of truth for the classes.
+ * Runs once at init, after the config snapshot (HAKMEM_TCACHE_MAX). */
 #include "front/size_class.h"
+
+#include "box/env_box.h"
 
 HAK_HIDDEN uint8_t hak_tiny_class[(HAK_TINY_MAX >> 3) + 1];
 HAK_HIDDEN hak_class_info_t hak_classes[HAK_NCLASSES];
@@ -29,5 +32,17 @@ void hak_size_classes_init(void) {
         hak_classes[c].nslabs = span_slabs_for(bs);
         hak_classes[c].cache_cap = (uint16_t)cap;
         hak_classes[c].batch = (uint16_t)(cap / 2);
+    }
+    /* HAKMEM_TCACHE_MAX bounds the bytes one thread's caches can hold:
+     * scale every cap down by the same factor until the sum fits. */
+    size_t total = 0, budget = (size_t)HAK_CFG(TCACHE_MAX);
+    for (unsigned c = 0; c < HAK_NCLASSES; c++) total += (size_t)hak_classes[c].cache_cap * hak_classes[c].block_size;
+    if (total <= budget) return;
+    for (unsigned c = 0; c < HAK_NCLASSES; c++) {
+        hak_class_info_t *ci = &hak_classes[c];
+        size_t cap = (size_t)ci->cache_cap * budget / total;
+        if (cap < 2) cap = 2;   /* a batch of one still amortises the slow path */
+        ci->cache_cap = (uint16_t)cap;
+        ci->batch = (uint16_t)(cap / 2);
     }
 }
