@@ -204,12 +204,12 @@ void *hak_aligned_alloc(size_t align, size_t size) {
 
 int hak_trim(void) {
     hak_ensure_init();
-    uint64_t before = atomic_load(&hak_os.bytes_mapped);
+    uint64_t mapped = atomic_load(&hak_os.bytes_mapped), advised = atomic_load(&hak_os.madvise);
     hak_heap_t *h = hak_tls_heap;
-    if (h) hak_heap_collect(h);
+    if (h) hak_heap_trim(h);
     hak_heaps_collect_abandoned();
     hak_superslab_pool_trim();
-    return atomic_load(&hak_os.bytes_mapped) < before;
+    return atomic_load(&hak_os.bytes_mapped) < mapped || atomic_load(&hak_os.madvise) > advised;
 }
 
 void hak_config_print(int fd) {

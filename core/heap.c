@@ -114,6 +114,7 @@ static void heap_visit(hak_heap_t *o) {
 
 bool hak_heap_refill(hak_heap_t *h, unsigned cls) {
     if (atomic_load_explicit(&h->notify, memory_order_relaxed)) hak_heap_drain(h);
+    if (h->purge_pending) hak_superslab_purge(h, false);
     hak_cache_t *c = &h->front[cls];
     uint32_t want = hak_classes[cls].batch, n = c->count;
     if (want > c->cap - n) want = c->cap - n;
@@ -177,6 +178,7 @@ void hak_heap_flush(hak_heap_t *h, unsigned cls, uint32_t keep) {
         }
     }
     if (rs) remote_push(h, rs, rfirst, rlast, rn);
+    if (h->purge_pending) hak_superslab_purge(h, false);
     memmove(c->slots, c->slots + m, keep * sizeof(void *));
     c->count = keep;
     if (hak_front_bypass) h->cstats[cls].flushes++;
@@ -257,11 +259,16 @@ void hak_heap_collect(hak_heap_t *h) {
     }
 }
 
+void hak_heap_trim(hak_heap_t *h) {
+    hak_heap_collect(h);
+    hak_superslab_purge(h, true);
+}
+
 void hak_heaps_collect_abandoned(void) {
     for (hak_heap_t *h = atomic_load_explicit(&heaps_all, memory_order_acquire); h; h = h->all_next) {
         int expect = HAK_HEAP_FREE;
         if (atomic_compare_exchange_strong(&h->state, &expect, HAK_HEAP_VISITING)) {
-            hak_heap_collect(h);
+            hak_heap_trim(h);
             atomic_store(&h->state, HAK_HEAP_FREE);
         }
     }

@@ -37,7 +37,9 @@ HAK_HIDDEN void hak_heap_large_free(hak_heap_t *h, hak_span_t *s, void *p);
 /* Flush every cache, collect remote frees, release empty spans of h
  * (malloc_trim and thread exit). */
 HAK_HIDDEN void hak_heap_collect(hak_heap_t *h);
-/* Visit every abandoned heap and collect it (malloc_trim). */
+/* Collect, then give back every written free slab (malloc_trim). */
+HAK_HIDDEN void hak_heap_trim(hak_heap_t *h);
+/* Visit every abandoned heap and trim it (malloc_trim). */
 HAK_HIDDEN void hak_heaps_collect_abandoned(void);
 HAK_HIDDEN void hak_heap_avail_push(hak_heap_t *h, hak_span_t *s);
 

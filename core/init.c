@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "box/env_box.h"
+#include "box/release_box.h"
 #include "box/stats_box.h"
 #include "box/superslab_box.h"
 #include "front/size_class.h"
@@ -20,6 +21,7 @@ static int env_was_missing;
 /* Copy the snapshot into the boxes' gates. */
 static void apply_config(void) {
     hak_stats_configure();
+    hak_release_configure();
     hak_front_bypass = hak_stats_mode != 0;
     if (HAK_CFG(VERBOSE)) hak_config_write(2);
 }

@@ -81,6 +81,9 @@ typedef struct hak_region {
     uint16_t _pad;
     uint32_t free_mask;             /* superslab: slabs in no span */
     uint32_t dirty_mask;            /* superslab: slabs written since mapped or decommitted */
+    uint32_t purge_mask;            /* superslab: free slabs waiting for their purge delay */
+    uint8_t decommitted;            /* pooled superslab: pages already given back */
+    uint64_t purge_at;              /* when purge_mask (or a pooled superslab) is due, ns */
     struct hak_heap *owner;         /* superslab: the heap whose spans these are */
     struct hak_region *next, *prev; /* owner's region list, or the pool */
     size_t map_size;                /* bytes mapped from the region base */
@@ -115,6 +118,7 @@ typedef struct hak_heap {
     struct hak_heap *all_next;             /* global list of every heap */
     hak_span_t *avail[HAK_NCLASSES];       /* spans with free or uncarved blocks */
     hak_region_t *regions;                 /* superslabs owned */
+    uint32_t purge_pending;                /* some region has a purge_mask */
     size_t size;                           /* bytes of this heap struct (mapping) */
     uint64_t remote_frees;
     hak_class_stats_t cstats[HAK_NCLASSES];

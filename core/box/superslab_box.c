@@ -6,18 +6,40 @@
 #include <sys/mman.h>
 
 #include "box/os_box.h"
+#include "box/release_box.h"
 #include "front/size_class.h"
 #include "heap.h"
 #include "segmap.h"
 
-/* Empty superslabs kept for reuse: a program that frees its last block of a
- * class and allocates again soon must not pay an mmap each time. */
-#define HAK_POOL_MAX 2
-
+/* Empty superslabs kept for reuse, newest first, so a program that frees
+ * its last block and allocates again soon does not pay an mmap each time.
+ * Its size is the release policy's pool cap. */
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
-static hak_region_t *pool;
+static hak_region_t *pool, *pool_tail;
 static unsigned pool_count;
 static _Atomic uint64_t ss_mapped, ss_released;
+
+/* Bytes of the superslab below which nothing may be decommitted: the header. */
+#define HAK_SS_KEEP HAK_HEADER_SIZE
+
+static void pool_unlink(hak_region_t *r) {
+    if (r->prev) r->prev->next = r->next; else pool = r->next;
+    if (r->next) r->next->prev = r->prev; else pool_tail = r->prev;
+    pool_count--;
+}
+
+/* Decommit pooled superslabs whose delay has passed, oldest first; at most
+ * max of them (all when force).  Caller holds pool_lock. */
+static void pool_purge_locked(uint64_t now, unsigned max, bool force) {
+    if (!hak_release.advice && !force) return;
+    for (hak_region_t *r = pool_tail; r && max; r = r->prev) {
+        if (r->decommitted) continue;
+        if (!force && r->purge_at > now) break;
+        if (hak_release_decommit((uint8_t *)r + HAK_SS_KEEP, HAK_SEGMENT_SIZE - HAK_SS_KEEP, hak_release.advice)) r->dirty_mask = 0;
+        r->decommitted = 1;
+        max--;
+    }
+}
 
 void hak_superslab_counts(uint64_t *mapped, uint64_t *released, uint64_t *pooled) {
     *mapped = atomic_load(&ss_mapped);
@@ -31,6 +53,8 @@ static void region_init(hak_region_t *r, hak_heap_t *h) {
     r->kind = HAK_REGION_SUPERSLAB;
     r->pooled = 0;
     r->free_mask = HAK_ALL_SLABS;
+    r->purge_mask = 0;
+    r->decommitted = 0;
     r->owner = h;
     r->map_size = HAK_SEGMENT_SIZE;
     r->data_off = 0;
@@ -46,7 +70,8 @@ static void region_init(hak_region_t *r, hak_heap_t *h) {
 static hak_region_t *region_acquire(hak_heap_t *h) {
     pthread_mutex_lock(&pool_lock);
     hak_region_t *r = pool;
-    if (r) { pool = r->next; pool_count--; }
+    if (r) pool_unlink(r);
+    if (pool_tail && hak_release.delay_ns) pool_purge_locked(hak_now_ns(), 2, false);
     pthread_mutex_unlock(&pool_lock);
     if (r) {
         uint32_t dirty = r->dirty_mask;
@@ -71,13 +96,28 @@ static void region_release(hak_heap_t *h, hak_region_t *r) {
     if (r->prev) r->prev->next = r->next; else h->regions = r->next;
     if (r->next) r->next->prev = r->prev;
     r->owner = NULL;
+    r->purge_mask = 0;
+    r->decommitted = 0;
     pthread_mutex_lock(&pool_lock);
-    if (pool_count < HAK_POOL_MAX) {
+    bool fits = ((size_t)pool_count + 1) * HAK_SEGMENT_SIZE <= hak_release.pool_cap;
+    pthread_mutex_unlock(&pool_lock);
+    /* With no delay, decommit before the superslab is visible in the pool. */
+    if (fits && hak_release.advice && hak_release.delay_ns == 0) {
+        if (hak_release_decommit((uint8_t *)r + HAK_SS_KEEP, HAK_SEGMENT_SIZE - HAK_SS_KEEP, hak_release.advice)) r->dirty_mask = 0;
+        r->decommitted = 1;
+    }
+    pthread_mutex_lock(&pool_lock);
+    if (((size_t)pool_count + 1) * HAK_SEGMENT_SIZE <= hak_release.pool_cap) {
+        uint64_t now = hak_release.delay_ns ? hak_now_ns() : 0;
         r->pooled = 1;
+        r->purge_at = now + hak_release.delay_ns;
+        r->prev = NULL;
         r->next = pool;
+        if (pool) pool->prev = r; else pool_tail = r;
         pool = r;
         pool_count++;
         r = NULL;
+        if (hak_release.delay_ns) pool_purge_locked(now, 2, false);
     }
     pthread_mutex_unlock(&pool_lock);
     if (r) {
@@ -91,7 +131,7 @@ static void region_release(hak_heap_t *h, hak_region_t *r) {
 size_t hak_superslab_pool_trim(void) {
     pthread_mutex_lock(&pool_lock);
     hak_region_t *list = pool;
-    pool = NULL;
+    pool = pool_tail = NULL;
     pool_count = 0;
     pthread_mutex_unlock(&pool_lock);
     size_t bytes = 0;
@@ -133,6 +173,7 @@ static hak_region_t *find_run(hak_heap_t *h, unsigned n, bool skip_slab0, unsign
 static void span_claim(hak_region_t *r, unsigned start, unsigned n, uint8_t kind, uint8_t fc) {
     uint32_t bits = (n == 32 ? HAK_ALL_SLABS : ((1u << n) - 1)) << start;
     r->free_mask &= ~bits;
+    r->purge_mask &= ~bits;
     for (unsigned i = start; i < start + n; i++) {
         r->spans[i].kind = i == start ? kind : HAK_SLAB_CONT;
         r->spans[i].head = (uint8_t)start;
@@ -154,6 +195,7 @@ static void span_claim(hak_region_t *r, unsigned start, unsigned n, uint8_t kind
 
 hak_span_t *hak_span_new_small(hak_heap_t *h, unsigned cls) {
     const hak_class_info_t *ci = &hak_classes[cls];
+    if (h->purge_pending) hak_superslab_purge(h, false);
     unsigned start;
     hak_region_t *r = find_run(h, ci->nslabs, false, &start);
     if (!r) return NULL;
@@ -169,6 +211,7 @@ hak_span_t *hak_span_new_small(hak_heap_t *h, unsigned cls) {
 
 hak_span_t *hak_span_new_large(hak_heap_t *h, unsigned nslabs) {
     unsigned start;
+    if (h->purge_pending) hak_superslab_purge(h, false);
     hak_region_t *r = find_run(h, nslabs, true, &start);
     if (!r) return NULL;
     span_claim(r, start, nslabs, HAK_SLAB_LARGE, HAK_FC_SLOW);
@@ -181,6 +224,8 @@ hak_span_t *hak_span_new_large(hak_heap_t *h, unsigned nslabs) {
     return s;
 }
 
+static void slabs_decommit(hak_region_t *r, uint32_t mask, int advice);
+
 void hak_span_free(hak_heap_t *h, hak_span_t *s) {
     hak_region_t *r = hak_region_of(s);
     unsigned start = (unsigned)(s - r->spans), n = s->nslabs;
@@ -189,8 +234,48 @@ void hak_span_free(hak_heap_t *h, hak_span_t *s) {
         r->spans[i].head = (uint8_t)i;
         r->free_class[i] = HAK_FC_SLOW;
     }
-    r->free_mask |= (n == 32 ? HAK_ALL_SLABS : ((1u << n) - 1)) << start;
-    if (r->free_mask == HAK_ALL_SLABS) region_release(h, r);
+    uint32_t bits = (n == 32 ? HAK_ALL_SLABS : ((1u << n) - 1)) << start;
+    r->free_mask |= bits;
+    if (r->free_mask == HAK_ALL_SLABS) { region_release(h, r); return; }
+    if (!hak_release.spans) return;
+    if (hak_release.delay_ns == 0) {
+        slabs_decommit(r, bits, hak_release.advice);
+    } else {
+        if (!r->purge_mask) r->purge_at = hak_now_ns() + hak_release.delay_ns;
+        r->purge_mask |= bits;
+        h->purge_pending = 1;
+    }
+}
+
+/* Decommit the free slabs in mask (contiguous runs, one call each). */
+static void slabs_decommit(hak_region_t *r, uint32_t mask, int advice) {
+    while (mask) {
+        unsigned start = (unsigned)__builtin_ctz(mask), n = 0;
+        while (start + n < HAK_SLABS && (mask >> (start + n) & 1)) n++;
+        uint32_t bits = (n == 32 ? HAK_ALL_SLABS : ((1u << n) - 1)) << start;
+        uint8_t *from = (uint8_t *)r + ((size_t)start << HAK_SLAB_SHIFT);
+        uint8_t *to = (uint8_t *)r + ((size_t)(start + n) << HAK_SLAB_SHIFT);
+        if (start == 0) from = (uint8_t *)r + HAK_SS_KEEP;
+        if (hak_release_decommit(from, (size_t)(to - from), advice)) r->dirty_mask &= ~bits;
+        mask &= ~bits;
+    }
+}
+
+void hak_superslab_purge(hak_heap_t *h, bool force) {
+    if (!h->purge_pending && !force) return;
+    uint64_t now = hak_now_ns();
+    unsigned budget = force ? ~0u : 4;
+    bool left = false;
+    for (hak_region_t *r = h->regions; r; r = r->next) {
+        uint32_t m = force ? (r->free_mask & r->dirty_mask) : r->purge_mask;
+        if (!m) continue;
+        if ((!force && r->purge_at > now) || !budget) { left = true; continue; }
+        /* trim gives back every written free slab, whatever the policy */
+        slabs_decommit(r, m, force ? MADV_DONTNEED : hak_release.advice);
+        r->purge_mask = 0;
+        budget--;
+    }
+    h->purge_pending = left;
 }
 
 bool hak_span_is_block_start(const hak_span_t *s, const void *p) {

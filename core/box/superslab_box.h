@@ -26,6 +26,9 @@ HAK_HIDDEN hak_span_t *hak_span_new_small(struct hak_heap *h, unsigned cls);
 HAK_HIDDEN hak_span_t *hak_span_new_large(struct hak_heap *h, unsigned nslabs);
 /* Return an empty span's slabs to its superslab; an empty superslab leaves h. */
 HAK_HIDDEN void hak_span_free(struct hak_heap *h, hak_span_t *s);
+/* Decommit h's free slabs whose purge delay has passed (bounded work), or,
+ * with force, every written free slab of h at once (malloc_trim). */
+HAK_HIDDEN void hak_superslab_purge(struct hak_heap *h, bool force);
 /* Give every pooled superslab back to the OS; returns bytes released. */
 HAK_HIDDEN size_t hak_superslab_pool_trim(void);
 /* Superslabs: currently mapped, and returned to the OS so far. */

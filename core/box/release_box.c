@@ -1,0 +1,35 @@
+/* release_box.c — the policy's settings and the decommit primitive. */
+#include "box/release_box.h"
+
+#include <sys/mman.h>
+#include <time.h>
+
+#include "box/env_box.h"
+#include "box/os_box.h"
+
+HAK_HIDDEN hak_release_policy_t hak_release;
+
+void hak_release_configure(void) {
+    static const int advice_of[] = {0, MADV_DONTNEED, MADV_FREE};   /* OFF, DONTNEED, FREE */
+    hak_release.delay_ns = (uint64_t)HAK_CFG(PURGE_DELAY_MS) * 1000000ull;
+    if (HAK_CFG(SS_MEM_LEAN)) {
+        hak_release.pool_cap = (size_t)HAK_CFG(SS_MEM_LEAN_TARGET_MB) << 20;
+        hak_release.advice = advice_of[HAK_CFG(SS_MEM_LEAN_DECOMMIT)];
+        hak_release.spans = hak_release.advice != 0;
+    } else {
+        hak_release.pool_cap = (size_t)HAK_CFG(RETAIN_MB) << 20;
+        hak_release.advice = MADV_DONTNEED;
+        hak_release.spans = true;
+    }
+}
+
+uint64_t hak_now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);   /* vDSO: no system call */
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+bool hak_release_decommit(void *p, size_t len, int advice) {
+    if (!advice || len == 0) return false;
+    return hak_os_decommit(p, len, advice) == 0 && advice == MADV_DONTNEED;
+}
