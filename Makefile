@@ -47,15 +47,26 @@ $(BUILD)/$(SONAME): $(LIB_OBJ) core/hakmem.map
 $(BUILD)/libhakmem.so: $(BUILD)/$(SONAME)
 	ln -sf $(SONAME) $@
 
-$(BUILD)/libhakmem.a: $(LIB_OBJ)
+# The C++ operators may unwind a throwing new_handler through C frames.
+$(BUILD)/obj/core/cxx_new.o $(BUILD)/obj-static/core/cxx_new.o: CFLAGS_LIB += -fexceptions
+
+# The archive's cxx_new.o refers to libstdc++ strongly (see cxx_new.c).
+$(BUILD)/obj-static/core/cxx_new.o: core/cxx_new.c $(FLAGS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_LIB) -DHAKMEM_STATIC_ARCHIVE -MMD -MP -c $< -o $@
+
+ARCHIVE_OBJ := $(filter-out $(BUILD)/obj/core/cxx_new.o,$(LIB_OBJ)) $(BUILD)/obj-static/core/cxx_new.o
+
+$(BUILD)/libhakmem.a: $(ARCHIVE_OBJ)
 	rm -f $@
-	ar rcs $@ $(LIB_OBJ)
+	ar rcs $@ $(ARCHIVE_OBJ)
 
 -include $(LIB_OBJ:.o=.d)
 
 # Test and benchmark rules live beside their sources.
 -include tests/tests.mk
 -include bench/bench.mk
+-include scripts/install.mk
 
 # docs/ENV.md is generated from the registry (core/box/env_registry.h).
 $(BUILD)/gen_env_doc: scripts/gen_env_doc.c $(BUILD)/libhakmem.a

@@ -12,6 +12,7 @@ __thread hak_cache_t *hak_tls_front HAK_TLS = hak_empty_front;
 __thread hak_heap_t *hak_tls_heap HAK_TLS;
 HAK_HIDDEN hak_cache_t hak_empty_front[HAK_FRONT_SLOTS];
 HAK_HIDDEN int hak_front_bypass;
+HAK_HIDDEN _Atomic uint64_t hak_large_bytes;
 
 static _Atomic(hak_heap_t *) heaps_all;   /* every heap ever made; never freed */
 static pthread_key_t heap_key;
@@ -141,6 +142,8 @@ bool hak_heap_refill(hak_heap_t *h, unsigned cls) {
         s->used += got;
         if (!s->free && s->carved == s->capacity) avail_remove(h, s);
     }
+    atomic_store_explicit(&h->out_bytes, atomic_load_explicit(&h->out_bytes, memory_order_relaxed) +
+                          (uint64_t)(n - c->count) * hak_classes[cls].block_size, memory_order_relaxed);
     c->count = n;
     if (hak_front_bypass) h->cstats[cls].refills++;
     return n > 0;
@@ -179,6 +182,8 @@ void hak_heap_flush(hak_heap_t *h, unsigned cls, uint32_t keep) {
     }
     if (rs) remote_push(h, rs, rfirst, rlast, rn);
     if (h->purge_pending) hak_superslab_purge(h, false);
+    atomic_store_explicit(&h->out_bytes, atomic_load_explicit(&h->out_bytes, memory_order_relaxed) -
+                          (uint64_t)m * hak_classes[cls].block_size, memory_order_relaxed);
     memmove(c->slots, c->slots + m, keep * sizeof(void *));
     c->count = keep;
     if (hak_front_bypass) h->cstats[cls].flushes++;
@@ -191,11 +196,13 @@ void *hak_heap_large_alloc(hak_heap_t *h, size_t size, bool *fresh) {
     if (atomic_load_explicit(&h->notify, memory_order_relaxed)) hak_heap_drain(h);
     hak_span_t *s = hak_span_new_large(h, n);
     if (!s) return NULL;
+    atomic_fetch_add_explicit(&hak_large_bytes, s->block_size, memory_order_relaxed);
     *fresh = s->fresh;
     return s->data;
 }
 
 void hak_heap_large_free(hak_heap_t *h, hak_span_t *s, void *p) {
+    atomic_fetch_sub_explicit(&hak_large_bytes, s->block_size, memory_order_relaxed);
     if (h && hak_region_of(s)->owner == h) hak_span_free(h, s);
     else remote_push(h, s, p, p, 1);
 }

@@ -18,6 +18,8 @@
 extern __thread hak_cache_t *hak_tls_front HAK_TLS;
 extern __thread hak_heap_t *hak_tls_heap HAK_TLS;
 extern HAK_HIDDEN hak_cache_t hak_empty_front[HAK_FRONT_SLOTS];
+/* Bytes in large blocks handed out (always counted: slow path only). */
+extern HAK_HIDDEN _Atomic uint64_t hak_large_bytes;
 /* 1 when the fast paths must be bypassed (a per-operation box is on). */
 extern HAK_HIDDEN int hak_front_bypass;
 

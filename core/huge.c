@@ -9,6 +9,7 @@
 
 /* Mapping length for a block of size bytes at data_off, or 0 on overflow. */
 static size_t huge_map_size(size_t size, size_t data_off) {
+    if (size == 0) size = 1;   /* the block must lie inside the mapping */
     size_t need = data_off + size;
     if (need < size || need > (size_t)PTRDIFF_MAX) return 0;
     return (need + HAK_SEGMENT_SIZE - 1) & ~HAK_SEGMENT_MASK;
@@ -23,6 +24,8 @@ static void huge_header_init(hak_region_t *r, size_t map_size, size_t data_off) 
     r->data_off = data_off;
 }
 
+HAK_HIDDEN _Atomic uint64_t hak_huge_bytes;
+
 void *hak_huge_alloc(size_t size, size_t align) {
     /* The header takes the first page; larger alignments put the block at
      * offset `align` of an `align`-aligned mapping. */
@@ -34,16 +37,30 @@ void *hak_huge_alloc(size_t size, size_t align) {
     if (!r) { errno = ENOMEM; return NULL; }
     huge_header_init(r, map_size, data_off);
     hak_segmap_set((uintptr_t)r, map_size);
+    atomic_fetch_add_explicit(&hak_huge_bytes, hak_huge_usable(r), memory_order_relaxed);
     return hak_huge_block(r);
 }
 
 void hak_huge_free(hak_region_t *r) {
     size_t map_size = r->map_size;
+    atomic_fetch_sub_explicit(&hak_huge_bytes, hak_huge_usable(r), memory_order_relaxed);
     hak_segmap_clear((uintptr_t)r, map_size);
     hak_os_unmap(r, map_size);
 }
 
+static void *huge_realloc_impl(hak_region_t *r, size_t size);
+
 void *hak_huge_realloc(hak_region_t *r, size_t size) {
+    size_t before = hak_huge_usable(r);
+    void *p = huge_realloc_impl(r, size);
+    if (p) {
+        size_t after = hak_huge_usable(hak_segmap_region(p));
+        atomic_fetch_add_explicit(&hak_huge_bytes, (uint64_t)after - (uint64_t)before, memory_order_relaxed);
+    }
+    return p;
+}
+
+static void *huge_realloc_impl(hak_region_t *r, size_t size) {
     size_t old_map = r->map_size, new_map = huge_map_size(size, r->data_off);
     if (new_map == 0) { errno = ENOMEM; return NULL; }
     if (new_map == old_map) return hak_huge_block(r);

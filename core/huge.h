@@ -9,6 +9,8 @@
 
 /* size bytes aligned to align (a power of two, or 0); NULL + ENOMEM on failure. */
 HAK_HIDDEN void *hak_huge_alloc(size_t size, size_t align);
+/* Usable bytes of every live huge block (always counted). */
+extern HAK_HIDDEN _Atomic uint64_t hak_huge_bytes;
 HAK_HIDDEN void hak_huge_free(hak_region_t *r);
 /* Resize in place or by moving the mapping; NULL (block intact) on failure. */
 HAK_HIDDEN void *hak_huge_realloc(hak_region_t *r, size_t size);

@@ -14,6 +14,15 @@
 
 extern char **environ;
 
+#include "override.h"
+#if HAKMEM_OVERRIDE
+#include <stdlib.h>
+/* A static link pulls init.o whenever hakmem is used at all; this reference
+ * makes it pull override.o too, so libc's own calls to malloc (strdup, ...)
+ * resolve to hakmem and glibc's malloc.o never enters the program. */
+__attribute__((used)) static void *(*const hak_keep_override)(size_t) = malloc;
+#endif
+
 HAK_HIDDEN int hak_initialized;
 static _Atomic int init_state;       /* 0 none, 1 running, 2 done */
 static int env_was_missing;

@@ -121,6 +121,7 @@ typedef struct hak_heap {
     uint32_t purge_pending;                /* some region has a purge_mask */
     size_t size;                           /* bytes of this heap struct (mapping) */
     uint64_t remote_frees;
+    _Atomic uint64_t out_bytes;            /* bytes refilled into caches minus bytes flushed back */
     hak_class_stats_t cstats[HAK_NCLASSES];
     void *slot_store[];                    /* backing for front[].slots */
 } hak_heap_t;

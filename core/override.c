@@ -5,6 +5,7 @@
 #if HAKMEM_OVERRIDE
 #include <errno.h>
 #include <malloc.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -69,7 +70,8 @@ API struct mallinfo2 mallinfo2(void) {
     memset(&mi, 0, sizeof mi);
     mi.arena = s.bytes_mapped;
     mi.hblks = s.huge_mapped;
-    mi.uordblks = s.bytes_in_use;
+    mi.hblkhd = s.huge_bytes;
+    mi.uordblks = s.bytes_in_use - s.huge_bytes;
     mi.fordblks = s.bytes_retained;
     mi.usmblks = s.bytes_in_use_peak;
     return mi;
@@ -90,6 +92,20 @@ API struct mallinfo mallinfo(void) {
 API void malloc_stats(void) {
     hak_ensure_init();
     hak_stats_report(2, 0);
+}
+
+/* glibc's XML report; a program that calls it must not pull glibc's
+ * allocator into a static link. */
+API int malloc_info(int options, FILE *fp) {
+    if (options != 0) { errno = EINVAL; return -1; }
+    hak_stats_t s;
+    hak_ensure_init();
+    hak_stats_get(&s);
+    fprintf(fp, "<malloc version=\"hakmem-%s\">\n<total type=\"in_use\" size=\"%llu\"/>\n"
+            "<total type=\"mapped\" size=\"%llu\"/>\n<total type=\"huge\" count=\"%llu\" size=\"%llu\"/>\n</malloc>\n",
+            HAKMEM_VERSION_STRING, (unsigned long long)s.bytes_in_use, (unsigned long long)s.bytes_mapped,
+            (unsigned long long)s.huge_mapped, (unsigned long long)s.huge_bytes);
+    return 0;
 }
 
 /* Accepted and ignored: hakmem's tuning comes from HAKMEM_* variables. */

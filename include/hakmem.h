@@ -58,6 +58,7 @@ typedef struct hak_stats {
     uint64_t superslabs_mapped;
     uint64_t superslabs_released;
     uint64_t huge_mapped;      /* huge regions currently mapped */
+    uint64_t huge_bytes;       /* usable bytes of live huge blocks (part of bytes_in_use) */
     uint64_t remote_frees;     /* blocks freed by a thread other than the owner */
     uint64_t os_mmap, os_munmap, os_madvise, os_mremap;
     uint64_t peak_rss_kib;     /* from getrusage */

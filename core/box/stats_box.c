@@ -10,6 +10,7 @@
 #include "diag.h"
 #include "front/size_class.h"
 #include "heap.h"
+#include "huge.h"
 #include "hakmem.h"
 
 HAK_HIDDEN int hak_stats_mode;
@@ -32,7 +33,7 @@ void hak_stats_big(bool huge, bool alloc) {
 
 typedef struct {
     hak_class_stats_t cls[HAK_NCLASSES];
-    uint64_t remote_frees, cached_bytes;
+    uint64_t remote_frees, cached_bytes, out_bytes;
 } stats_sum_t;
 
 static void add_heap(hak_heap_t *h, void *arg) {
@@ -47,6 +48,7 @@ static void add_heap(hak_heap_t *h, void *arg) {
         s->cached_bytes += (uint64_t)h->front[c].count * hak_classes[c].block_size;
     }
     s->remote_frees += h->remote_frees;
+    s->out_bytes += atomic_load_explicit(&h->out_bytes, memory_order_relaxed);
 }
 
 static uint64_t peak_rss_kib(void) {
@@ -68,9 +70,15 @@ int hak_stats_get(hak_stats_t *out) {
         out->allocs += atomic_load(&big_ops[huge][1]);
         out->frees += atomic_load(&big_ops[huge][0]);
     }
+    /* Exact per operation in stats mode; otherwise from the slow paths'
+     * always-on counters: blocks out of their spans, less those in caches. */
     int64_t in_use = atomic_load(&bytes_in_use);
+    if (!hak_stats_on())
+        in_use = (int64_t)(s.out_bytes - s.cached_bytes + atomic_load(&hak_large_bytes) + atomic_load(&hak_huge_bytes));
     out->bytes_in_use = in_use > 0 ? (uint64_t)in_use : 0;
     out->bytes_in_use_peak = (uint64_t)atomic_load(&bytes_peak);
+    if (out->bytes_in_use_peak < out->bytes_in_use) out->bytes_in_use_peak = out->bytes_in_use;
+    out->huge_bytes = atomic_load(&hak_huge_bytes);
     out->bytes_mapped = atomic_load(&hak_os.bytes_mapped);
     out->bytes_retained = out->bytes_mapped > out->bytes_in_use ? out->bytes_mapped - out->bytes_in_use : 0;
     uint64_t pooled;

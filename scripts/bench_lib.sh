@@ -1,0 +1,104 @@
+# scripts/bench_lib.sh — shared by the bench_*.sh scripts (source it; not a
+# program): where things are, which library each allocator name means, how
+# to install missing peers, and how to read bench/suite.txt.
+
+BENCH_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${BUILD:-build}
+case $BUILD in /*) ;; *) BUILD=$BENCH_ROOT/$BUILD ;; esac
+BENCH_BIN_DIR=$BUILD/bench
+BENCH_SUITE=$BENCH_ROOT/bench/suite.txt
+BENCH_LIBDIR=/usr/lib/x86_64-linux-gnu
+
+bench_die() { echo "${0##*/}: $*" >&2; exit 1; }
+
+# The LD_PRELOAD value for an allocator name ("" for glibc: nothing preloaded).
+bench_alloc_lib() {
+    case $1 in
+        glibc)    echo "" ;;
+        hakmem)   echo "$BUILD/libhakmem.so" ;;
+        mimalloc) echo "$BENCH_LIBDIR/libmimalloc.so.2" ;;
+        jemalloc) echo "$BENCH_LIBDIR/libjemalloc.so.2" ;;
+        tcmalloc) echo "$BENCH_LIBDIR/libtcmalloc_minimal.so.4" ;;
+        *) return 1 ;;
+    esac
+}
+
+# The Debian package that provides an allocator ("" when none is needed).
+bench_alloc_pkg() {
+    case $1 in
+        mimalloc) echo libmimalloc2.0 ;;
+        jemalloc) echo libjemalloc2 ;;
+        tcmalloc) echo libtcmalloc-minimal4 ;;
+        *) echo "" ;;
+    esac
+}
+
+# bench_install PKG... — apt-get install what is missing; on failure refresh
+# the package lists once and retry (a fresh CI machine has stale lists).
+bench_install() {
+    local missing=() p
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+            missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    local sudo=
+    if [ "$(id -u)" -ne 0 ]; then
+        command -v sudo >/dev/null || bench_die "need root (or sudo) to install: ${missing[*]}"
+        sudo=sudo
+    fi
+    echo "installing: ${missing[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    $sudo apt-get install -y -q "${missing[@]}" >&2 ||
+        { $sudo apt-get update -q >&2 && $sudo apt-get install -y -q "${missing[@]}" >&2; } ||
+        bench_die "could not install: ${missing[*]}"
+}
+
+# bench_need_allocs NAME... — check names, install peers, require the hakmem
+# library to be built.
+bench_need_allocs() {
+    local a pkgs=()
+    for a in "$@"; do
+        bench_alloc_lib "$a" >/dev/null || bench_die "unknown allocator '$a' (glibc hakmem mimalloc jemalloc tcmalloc)"
+        [ -n "$(bench_alloc_pkg "$a")" ] && pkgs+=("$(bench_alloc_pkg "$a")")
+    done
+    [ ${#pkgs[@]} -gt 0 ] && bench_install "${pkgs[@]}"
+    for a in "$@"; do
+        local lib
+        lib=$(bench_alloc_lib "$a")
+        [ -z "$lib" ] || [ -e "$lib" ] || bench_die "$a: $lib not found (run 'make' first)"
+    done
+}
+
+# Prints the suite as tab-separated "name bin smoke quick full" lines,
+# trimmed, without comments.
+bench_suite() {
+    local name bin smoke quick full
+    while IFS='|' read -r name bin smoke quick full; do
+        name=$(bench_trim "$name")
+        case $name in ''|'#'*) continue ;; esac
+        printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$(bench_trim "$bin")" \
+            "$(bench_trim "$smoke")" "$(bench_trim "$quick")" "$(bench_trim "$full")"
+    done <"$BENCH_SUITE"
+}
+
+bench_trim() {
+    local s=$1
+    s=${s#"${s%%[![:space:]]*}"}
+    printf '%s' "${s%"${s##*[![:space:]]}"}"
+}
+
+# A field of a result line: bench_field LINE KEY
+bench_field() {
+    local kv
+    for kv in $1; do
+        [ "${kv%%=*}" = "$2" ] && { echo "${kv#*=}"; return 0; }
+    done
+    return 1
+}
+
+# Milliseconds since the epoch.
+bench_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+
+# --help: the calling script's opening comment block, without the '#'.
+bench_help() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
