@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "box/os_box.h"
+#include "box/prewarm_box.h"
 #include "box/superslab_box.h"
 #include "front/size_class.h"
 
@@ -243,12 +244,17 @@ hak_heap_t *hak_heap_get(void) {
             atomic_compare_exchange_strong(&h->state, &expect, HAK_HEAP_OWNED))
             break;
     }
-    if (!h && !(h = heap_create())) return NULL;
+    bool created = false;
+    if (!h) {
+        if (!(h = heap_create())) return NULL;
+        created = true;
+    }
     hak_tls_heap = h;
     hak_tls_front = hak_front_bypass ? hak_empty_front : h->front;
     /* Registers the exit callback.  The key was created first at init, so it
      * is one of glibc's static keys and this does not allocate. */
     pthread_setspecific(heap_key, h);
+    if (created && hak_prewarm_on()) hak_prewarm_heap(h);
     return h;
 }
 

@@ -6,7 +6,9 @@
 #include <unistd.h>
 
 #include "box/env_box.h"
+#include "box/prewarm_box.h"
 #include "box/release_box.h"
+#include "box/thp_box.h"
 #include "box/stats_box.h"
 #include "box/superslab_box.h"
 #include "front/size_class.h"
@@ -31,6 +33,8 @@ static int env_was_missing;
 static void apply_config(void) {
     hak_stats_configure();
     hak_release_configure();
+    hak_thp_configure();
+    hak_prewarm_configure();
     hak_front_bypass = hak_stats_mode != 0;
     if (HAK_CFG(VERBOSE)) hak_config_write(2);
 }

@@ -7,6 +7,7 @@
 
 #include "box/os_box.h"
 #include "box/release_box.h"
+#include "box/thp_box.h"
 #include "front/size_class.h"
 #include "heap.h"
 #include "segmap.h"
@@ -81,6 +82,7 @@ static hak_region_t *region_acquire(hak_heap_t *h) {
         r = hak_os_map_aligned(HAK_SEGMENT_SIZE, HAK_SEGMENT_SIZE);
         if (!r) return NULL;
         atomic_fetch_add_explicit(&ss_mapped, 1, memory_order_relaxed);
+        hak_thp_advise(r);
         region_init(r, h);
         r->dirty_mask = 0;
         hak_segmap_set((uintptr_t)r, HAK_SEGMENT_SIZE);
