@@ -1,7 +1,7 @@
 /* bench_common.h — the harness every benchmark shares: clock, RSS probes,
  * argument parsing, failure exit and the one-line result format.
  *
- * Result line (one per run, on stdout, parsed by scripts/bench_report.py):
+ * Result line (one per run, on stdout, parsed by scripts/bench_compare.sh):
  *   bench=NAME ops_per_s=F time_s=F peak_rss_kib=N [final_rss_kib=N]
  *   ops=N malloc=LIB [key=value ...]
  * `malloc` names the allocator library found mapped in the process, so a

@@ -22,10 +22,11 @@
 # Exit status is non-zero when a hakmem run failed; a peer's failure is
 # reported in the table but is not ours to fix.
 set -uo pipefail
+# shellcheck source=scripts/bench_lib.sh
 source "$(dirname "$0")/bench_lib.sh"
 
 invocation="scripts/bench_compare.sh${*:+ $*}"
-mode=full rounds= only= allocs=glibc,hakmem,mimalloc,jemalloc,tcmalloc out= limit=
+mode=full rounds='' only='' allocs=glibc,hakmem,mimalloc,jemalloc,tcmalloc out='' limit=''
 while [ $# -gt 0 ]; do
     case $1 in
         --quick) mode=quick; shift ;;
@@ -123,7 +124,7 @@ for ((r = 0; r < rounds; r++)); do
             elif [ "$(bench_field "$line" malloc)" != "$a" ]; then status=wrong_malloc
             fi
             [ -s "$err" ] || rm -f "$err"
-            [ $status != ok ] && [ $a = hakmem ] && hakmem_failed=1
+            [ $status != ok ] && [ "$a" = hakmem ] && hakmem_failed=1
             f() { bench_field "$line" "$1" || true; }
             printf '%d,%s,%s,%s,%d,%s,%s,%s,%s,%d.%03d,%s,%s,"%s"\n' $((r + 1)) "$name" "$a" \
                 $status $rc "$(f ops_per_s)" "$(f time_s)" "$(f peak_rss_kib)" \

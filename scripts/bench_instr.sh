@@ -21,6 +21,7 @@
 # work for every peer: tcmalloc keeps malloc/free in a separate ELF section
 # that callgrind attributes to no object.)
 set -euo pipefail
+# shellcheck source=scripts/bench_lib.sh
 source "$(dirname "$0")/bench_lib.sh"
 
 allocs=glibc,hakmem,mimalloc short=200000 long=1200000 ws=400 seed=1
@@ -38,7 +39,7 @@ done
 [ "$long" -gt "$short" ] || bench_die "--long must be larger than --short"
 IFS=, read -r -a alist <<<"$allocs"
 bench_need_allocs "${alist[@]}"
-command -v valgrind >/dev/null || bench_install valgrind
+command -v valgrind >/dev/null || bench_install valgrind || exit 1
 exe=$BENCH_BIN_DIR/bench_random_mixed
 [ -x "$exe" ] || bench_die "$exe not built (make bench-build)"
 

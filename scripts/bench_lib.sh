@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034 # the variables are for the sourcing scripts
 # scripts/bench_lib.sh — shared by the bench_*.sh scripts (source it; not a
 # program): where things are, which library each allocator name means, how
 # to install missing peers, and how to read bench/suite.txt.
@@ -35,6 +36,7 @@ bench_alloc_pkg() {
 
 # bench_install PKG... — apt-get install what is missing; on failure refresh
 # the package lists once and retry (a fresh CI machine has stale lists).
+# Returns non-zero when it could not; the caller decides if that is fatal.
 bench_install() {
     local missing=() p
     for p in "$@"; do
@@ -44,14 +46,15 @@ bench_install() {
     [ ${#missing[@]} -eq 0 ] && return 0
     local sudo=
     if [ "$(id -u)" -ne 0 ]; then
-        command -v sudo >/dev/null || bench_die "need root (or sudo) to install: ${missing[*]}"
+        command -v sudo >/dev/null ||
+            { echo "${0##*/}: need root (or sudo) to install: ${missing[*]}" >&2; return 1; }
         sudo=sudo
     fi
     echo "installing: ${missing[*]}" >&2
     export DEBIAN_FRONTEND=noninteractive
     $sudo apt-get install -y -q "${missing[@]}" >&2 ||
         { $sudo apt-get update -q >&2 && $sudo apt-get install -y -q "${missing[@]}" >&2; } ||
-        bench_die "could not install: ${missing[*]}"
+        { echo "${0##*/}: could not install: ${missing[*]}" >&2; return 1; }
 }
 
 # bench_need_allocs NAME... — check names, install peers, require the hakmem
@@ -62,7 +65,7 @@ bench_need_allocs() {
         bench_alloc_lib "$a" >/dev/null || bench_die "unknown allocator '$a' (glibc hakmem mimalloc jemalloc tcmalloc)"
         [ -n "$(bench_alloc_pkg "$a")" ] && pkgs+=("$(bench_alloc_pkg "$a")")
     done
-    [ ${#pkgs[@]} -gt 0 ] && bench_install "${pkgs[@]}"
+    if [ ${#pkgs[@]} -gt 0 ]; then bench_install "${pkgs[@]}" || exit 1; fi
     for a in "$@"; do
         local lib
         lib=$(bench_alloc_lib "$a")

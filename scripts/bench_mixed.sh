@@ -10,6 +10,7 @@
 # hakmem smaller). Runs alternate between allocators (a b a b ...) so that a
 # slow phase of the machine hits both alike.
 set -euo pipefail
+# shellcheck source=scripts/bench_lib.sh
 source "$(dirname "$0")/bench_lib.sh"
 
 runs=3

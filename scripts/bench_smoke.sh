@@ -8,6 +8,7 @@
 #
 # The last line is "N passed, N failed".
 set -uo pipefail
+# shellcheck source=scripts/bench_lib.sh
 source "$(dirname "$0")/bench_lib.sh"
 
 alloc=hakmem
@@ -42,7 +43,7 @@ while IFS=$'\t' read -r name bin smoke _quick _full; do
         [ $rc -eq 0 ] && [ -z "$line" ] && why="no result line"
         [ $rc -eq 0 ] && [ -n "$line" ] && why="ran under '$got', not '$alloc'"
         echo "FAIL $name ($why): LD_PRELOAD=$lib $exe $smoke"
-        sed 's/^/    /' <<<"$out" | tail -n 20
+        printf '%s\n' "$out" | tail -n 20 | sed 's/^/    /'
         fail=$((fail + 1))
     else
         echo "ok   $name  $(bench_field "$line" time_s)s"

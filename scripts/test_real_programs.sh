@@ -37,7 +37,13 @@ if [ -z "$LIB" ] || [ ! -f "$LIB" ]; then
     finish
 fi
 
-WORK=$(mktemp -d /tmp/hakmem-real.XXXXXX)
+# tmpfs when there is one (git and sort write many files), else /tmp
+TMPBASE=/tmp
+if [ -d /dev/shm ] && [ -w /dev/shm ] &&
+   [ "$(df -Pk /dev/shm 2>/dev/null | awk 'NR == 2 { print $4 }')" -gt 1048576 ] 2>/dev/null; then
+    TMPBASE=/dev/shm
+fi
+WORK=$(mktemp -d "$TMPBASE/hakmem-real.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 
 # ---------------------------------------------------------------- the checker
@@ -358,6 +364,7 @@ export HOME=$PWD GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null
 export GIT_AUTHOR_NAME=T GIT_AUTHOR_EMAIL=t@example.com GIT_COMMITTER_NAME=T GIT_COMMITTER_EMAIL=t@example.com
 git init -q -b main repo
 cd repo
+git config gc.auto 0
 for c in $(seq 1 20); do
     export GIT_AUTHOR_DATE="2024-01-01T00:00:$(printf %02d $c)Z" GIT_COMMITTER_DATE="2024-01-01T00:00:$(printf %02d $c)Z"
     mkdir -p "dir$((c % 4))"

@@ -1,0 +1,182 @@
+#!/usr/bin/env python3
+"""analyze_soak.py — judge a soak run's CSV (from bench_soak / scripts/soak.sh).
+
+    scripts/analyze_soak.py CSV [--warmup-epochs N] [--max-drift PCT]
+                            [--max-cv PCT] [--max-calls-per-op X] [--quiet]
+
+The CSV has a header and one row per epoch: epoch,ops_per_s,rss_kib,os_calls,ops
+(ops and os_calls counted within the epoch; os_calls -1 when the allocator
+has no counters).  The first N epochs (default: a tenth of them, at least 1)
+are warm-up and left out of everything below.
+
+Reported, over the epochs after warm-up:
+  rss drift       last epoch's RSS vs the first's, in % of the first; and the
+                  least-squares line through every epoch's RSS, its rise over
+                  the run in % of the mean RSS (robust to one noisy epoch)
+  throughput      mean, coefficient of variation (sample stdev / mean, %),
+                  epoch percentiles p50 p90 p99 (linear interpolation) and min
+  os calls        total OS calls / total ops
+
+Checks (only those asked for; each prints one PASS/FAIL/SKIP line):
+  --max-drift PCT         both drift measures <= PCT (shrinking always passes)
+  --max-cv PCT            throughput CV <= PCT
+  --max-calls-per-op X    OS calls per op <= X (SKIP when there are no counters)
+
+Exit status: 0 every check passed (or was skipped), 1 a check failed,
+2 the CSV could not be used.  Python 3 standard library only.
+"""
+import argparse
+import csv
+import math
+import sys
+
+COLUMNS = ("epoch", "ops_per_s", "rss_kib", "os_calls", "ops")
+
+
+def die(msg):
+    print(f"analyze_soak: {msg}", file=sys.stderr)
+    sys.exit(2)
+
+
+def read_rows(path):
+    try:
+        with open(path, newline="") as f:
+            lines = [l for l in f if l.strip() and not l.lstrip().startswith("#")]
+    except OSError as e:
+        die(f"{path}: {e.strerror}")
+    reader = csv.DictReader(lines)
+    if reader.fieldnames is None or any(c not in reader.fieldnames for c in COLUMNS):
+        die(f"{path}: expected a header with columns {','.join(COLUMNS)}")
+    rows = []
+    for n, r in enumerate(reader, start=2):
+        try:
+            rows.append({
+                "epoch": int(r["epoch"]),
+                "ops_per_s": float(r["ops_per_s"]),
+                "rss_kib": float(r["rss_kib"]),
+                "os_calls": int(r["os_calls"]),
+                "ops": int(r["ops"]),
+            })
+        except (TypeError, ValueError):
+            die(f"{path}: line {n} is not a complete row: {r}")
+    return rows
+
+
+def percentile(sorted_vals, p):
+    """Linear interpolation between closest ranks (numpy's default)."""
+    if not sorted_vals:
+        return float("nan")
+    k = (len(sorted_vals) - 1) * p / 100.0
+    lo = math.floor(k)
+    hi = math.ceil(k)
+    return sorted_vals[lo] + (sorted_vals[hi] - sorted_vals[lo]) * (k - lo)
+
+
+def linear_fit(xs, ys):
+    """Slope and intercept of the least-squares line."""
+    n = len(xs)
+    mx = sum(xs) / n
+    my = sum(ys) / n
+    sxx = sum((x - mx) ** 2 for x in xs)
+    if sxx == 0:
+        return 0.0, my
+    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sxx
+    return slope, my - slope * mx
+
+
+def analyze(rows, warmup):
+    post = rows[warmup:]
+    res = {"epochs": len(rows), "warmup": warmup, "used": len(post)}
+    rss = [r["rss_kib"] for r in post]
+    ops_s = [r["ops_per_s"] for r in post]
+    res["rss_first_kib"] = rss[0]
+    res["rss_last_kib"] = rss[-1]
+    res["rss_min_kib"] = min(rss)
+    res["rss_max_kib"] = max(rss)
+    res["rss_mean_kib"] = sum(rss) / len(rss)
+    res["drift_pct"] = (rss[-1] - rss[0]) / rss[0] * 100.0 if rss[0] > 0 else float("nan")
+    if len(post) >= 2:
+        xs = [r["epoch"] for r in post]
+        slope, _ = linear_fit(xs, rss)
+        res["fit_drift_pct"] = slope * (xs[-1] - xs[0]) / res["rss_mean_kib"] * 100.0
+    else:
+        res["fit_drift_pct"] = 0.0
+    mean = sum(ops_s) / len(ops_s)
+    sd = math.sqrt(sum((v - mean) ** 2 for v in ops_s) / (len(ops_s) - 1)) if len(ops_s) > 1 else 0.0
+    res["ops_mean"] = mean
+    res["cv_pct"] = sd / mean * 100.0 if mean > 0 else float("nan")
+    s = sorted(ops_s)
+    res["p50"], res["p90"], res["p99"] = (percentile(s, p) for p in (50, 90, 99))
+    res["ops_min"] = s[0]
+    if any(r["os_calls"] < 0 for r in post):
+        res["calls_per_op"] = None
+    else:
+        calls = sum(r["os_calls"] for r in post)
+        ops = sum(r["ops"] for r in post)
+        res["os_calls"] = calls
+        res["ops"] = ops
+        res["calls_per_op"] = calls / ops if ops else float("nan")
+    return res
+
+
+def main():
+    ap = argparse.ArgumentParser(
+        description="Judge a soak CSV: RSS drift, throughput CV and percentiles, OS calls per op.")
+    ap.add_argument("csv")
+    ap.add_argument("--warmup-epochs", type=int, default=None,
+                    help="epochs to leave out at the start (default: a tenth, at least 1)")
+    ap.add_argument("--max-drift", type=float, default=None, metavar="PCT")
+    ap.add_argument("--max-cv", type=float, default=None, metavar="PCT")
+    ap.add_argument("--max-calls-per-op", type=float, default=None, metavar="X")
+    ap.add_argument("--quiet", action="store_true", help="print only the check lines")
+    a = ap.parse_args()
+
+    rows = read_rows(a.csv)
+    if not rows:
+        die(f"{a.csv}: no epochs")
+    warmup = a.warmup_epochs if a.warmup_epochs is not None else max(1, len(rows) // 10)
+    if warmup < 0:
+        die("--warmup-epochs must be >= 0")
+    if len(rows) - warmup < 2:
+        die(f"{a.csv}: {len(rows)} epochs, {warmup} of warm-up: need at least 2 after it")
+    r = analyze(rows, warmup)
+
+    if not a.quiet:
+        print(f"file        {a.csv}")
+        print(f"epochs      {r['epochs']} ({r['warmup']} warm-up, {r['used']} analysed)")
+        print(f"rss_kib     first {r['rss_first_kib']:.0f}  last {r['rss_last_kib']:.0f}  "
+              f"min {r['rss_min_kib']:.0f}  max {r['rss_max_kib']:.0f}  mean {r['rss_mean_kib']:.0f}")
+        print(f"rss_drift   last-vs-first {r['drift_pct']:+.2f}%  linear-fit {r['fit_drift_pct']:+.2f}% over the run")
+        print(f"ops_per_s   mean {r['ops_mean']:.0f}  cv {r['cv_pct']:.2f}%  "
+              f"p50 {r['p50']:.0f}  p90 {r['p90']:.0f}  p99 {r['p99']:.0f}  min {r['ops_min']:.0f}")
+        if r["calls_per_op"] is None:
+            print("os_calls    n/a (no hakmem counters)")
+        else:
+            print(f"os_calls    {r['os_calls']} over {r['ops']} ops = {r['calls_per_op']:.3g} per op")
+
+    failed = 0
+
+    def check(name, ok, detail):
+        nonlocal failed
+        word = "SKIP" if ok is None else "PASS" if ok else "FAIL"
+        if ok is False:
+            failed += 1
+        print(f"{word} {name}: {detail}")
+
+    if a.max_drift is not None:
+        worst = max(r["drift_pct"], r["fit_drift_pct"])
+        check("rss_drift", worst <= a.max_drift,
+              f"last-vs-first {r['drift_pct']:+.2f}%, linear-fit {r['fit_drift_pct']:+.2f}% (max {a.max_drift:g}%)")
+    if a.max_cv is not None:
+        check("throughput_cv", r["cv_pct"] <= a.max_cv, f"{r['cv_pct']:.2f}% (max {a.max_cv:g}%)")
+    if a.max_calls_per_op is not None:
+        if r["calls_per_op"] is None:
+            check("os_calls_per_op", None, "no OS call counters for this allocator")
+        else:
+            check("os_calls_per_op", r["calls_per_op"] <= a.max_calls_per_op,
+                  f"{r['calls_per_op']:.3g} (max {a.max_calls_per_op:g})")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
