@@ -6,6 +6,7 @@
 
 #include "box/os_box.h"
 #include "box/prewarm_box.h"
+#include "box/verbose_box.h"
 #include "box/superslab_box.h"
 #include "front/size_class.h"
 
@@ -248,6 +249,7 @@ hak_heap_t *hak_heap_get(void) {
     if (!h) {
         if (!(h = heap_create())) return NULL;
         created = true;
+        hak_verbose_event("new thread heap, bytes", h->size);
     }
     hak_tls_heap = h;
     hak_tls_front = hak_front_bypass ? hak_empty_front : h->front;

@@ -9,6 +9,7 @@
 #include "box/prewarm_box.h"
 #include "box/release_box.h"
 #include "box/thp_box.h"
+#include "box/verbose_box.h"
 #include "box/stats_box.h"
 #include "box/superslab_box.h"
 #include "front/size_class.h"
@@ -36,7 +37,7 @@ static void apply_config(void) {
     hak_thp_configure();
     hak_prewarm_configure();
     hak_front_bypass = hak_stats_mode != 0;
-    if (HAK_CFG(VERBOSE)) hak_config_write(2);
+    hak_verbose_configure();
 }
 
 static void fork_prepare(void) { hak_superslab_fork_prepare(); }
@@ -44,6 +45,7 @@ static void fork_parent(void) { hak_superslab_fork_parent(); }
 static void fork_child(void) {
     hak_superslab_fork_child();
     hak_heaps_fork_child();
+    hak_verbose_event("fork child set up, pid", (uint64_t)getpid());
 }
 
 void hak_init_slow(void) {

@@ -1,5 +1,6 @@
 /* os_box.c — counted wrappers around mmap, munmap, madvise and mremap. */
 #include "box/os_box.h"
+#include "box/verbose_box.h"
 
 #include <errno.h>
 #include <sys/mman.h>
@@ -52,6 +53,7 @@ void *hak_os_map_aligned(size_t size, size_t align) {
     errno = saved;
     return (void *)aligned;
 fail:
+    hak_verbose_event("the OS refused a mapping of bytes", size);
     errno = ENOMEM;
     return NULL;
 }

@@ -8,6 +8,7 @@
 #include "box/os_box.h"
 #include "box/release_box.h"
 #include "box/thp_box.h"
+#include "box/verbose_box.h"
 #include "front/size_class.h"
 #include "heap.h"
 #include "segmap.h"
@@ -123,6 +124,7 @@ static void region_release(hak_heap_t *h, hak_region_t *r) {
     }
     pthread_mutex_unlock(&pool_lock);
     if (r) {
+        hak_verbose_event("superslab pool full, superslab unmapped; pool count", pool_count);
         hak_segmap_clear((uintptr_t)r, HAK_SEGMENT_SIZE);
         hak_os_unmap(r, HAK_SEGMENT_SIZE);
         atomic_fetch_add_explicit(&ss_mapped, (uint64_t)-1, memory_order_relaxed);
