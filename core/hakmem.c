@@ -20,6 +20,8 @@
 #include "heap.h"
 #include "huge.h"
 #include "init.h"
+#include "box/debug_box.h"
+#include "alloc.h"
 
 /* ---- allocation ---- */
 
@@ -62,17 +64,25 @@ oom:
     return NULL;
 }
 
+void *hak_alloc_raw(size_t n, bool *fresh) {
+    *fresh = false;
+    if (n <= HAK_SMALL_MAX) return alloc_class(hak_class_of(n));
+    return alloc_big(n, 0, fresh);
+}
+
 HAK_NOINLINE void *hak_alloc_slow(size_t n) {
     hak_ensure_init();
+    if (HAK_UNLIKELY(hak_guard_on())) return hak_guard_alloc(n, 0, false);
     if (n <= HAK_SMALL_MAX) return alloc_class(hak_class_of(n));
     bool fresh;
     return alloc_big(n, 0, &fresh);
 }
 
-/* size bytes aligned to align (a power of two). */
-static void *alloc_aligned(size_t align, size_t size) {
-    if (align <= 16) return hak_front_alloc(size < 16 && align == 16 ? 16 : size);
-    hak_ensure_init();
+void *hak_alloc_aligned_raw(size_t align, size_t size) {
+    if (align <= 16) {
+        bool fresh;
+        return hak_alloc_raw(size < 16 && align == 16 ? 16 : size, &fresh);
+    }
     /* Small blocks: a class whose size is a multiple of align has every
      * block aligned, since spans start page aligned (see size_class.h). */
     if (align <= HAK_PAGE && size <= HAK_SMALL_MAX) {
@@ -89,6 +99,11 @@ static void *alloc_aligned(size_t align, size_t size) {
 
 HAK_NOINLINE void hak_free_slow(void *p) {
     if (!p) return;
+    if (HAK_UNLIKELY(hak_guard_on())) { hak_guard_free(p); return; }
+    hak_free_raw(p);
+}
+
+void hak_free_raw(void *p) {
     int saved = errno;
     hak_region_t *r = hak_segmap_region(p);
     if (!r) { hak_report_bad_pointer(HAK_BAD_FREE_FOREIGN, p); goto out; }
@@ -120,8 +135,7 @@ out:
 
 /* ---- sizes ---- */
 
-/* Usable size of p, or 0 with *bad set when p is not a live block. */
-static size_t usable_size(const void *p, bool *foreign, bool *invalid) {
+size_t hak_usable_raw(const void *p, bool *foreign, bool *invalid) {
     *foreign = *invalid = false;
     hak_region_t *r = hak_segmap_region(p);
     if (!r) { *foreign = true; return 0; }
@@ -138,6 +152,15 @@ static size_t usable_size(const void *p, bool *foreign, bool *invalid) {
     return 0;
 }
 
+bool hak_is_block_start(const void *p) {
+    hak_region_t *r = hak_segmap_region(p);
+    if (!r) return false;
+    if (r->kind == HAK_REGION_HUGE) return p == hak_huge_block(r);
+    hak_span_t *s = hak_span_of(r, p);
+    if (s->kind == HAK_SLAB_LARGE) return p == s->data;
+    return s->kind == HAK_SLAB_SMALL && hak_span_is_block_start(s, p);
+}
+
 /* ---- the prefixed API ---- */
 
 void *hak_malloc(size_t n) { return hak_front_alloc(n); }
@@ -147,6 +170,7 @@ void hak_free(void *p) { hak_front_free(p); }
 void *hak_calloc(size_t n, size_t size) {
     size_t total;
     if (__builtin_mul_overflow(n, size, &total)) { errno = ENOMEM; return NULL; }
+    if (HAK_UNLIKELY(hak_guard_on())) return hak_guard_alloc(total, 0, true);
     if (total <= HAK_SMALL_MAX) {
         void *p = hak_front_alloc(total);
         if (p) memset(p, 0, total);
@@ -161,8 +185,9 @@ void *hak_calloc(size_t n, size_t size) {
 
 size_t hak_usable_size(const void *p) {
     if (!p) return 0;
+    if (HAK_UNLIKELY(hak_guard_on())) return hak_guard_usable(p);
     bool foreign, invalid;
-    size_t n = usable_size(p, &foreign, &invalid);
+    size_t n = hak_usable_raw(p, &foreign, &invalid);
     if (foreign) hak_report_bad_pointer(HAK_BAD_USABLE_FOREIGN, p);
     if (invalid) hak_report_bad_pointer(HAK_BAD_USABLE_INVALID, p);
     return n;
@@ -173,19 +198,20 @@ int hak_owns(const void *p) { return p && hak_segmap_region(p) != NULL; }
 void *hak_realloc(void *p, size_t n) {
     if (!p) return hak_front_alloc(n);
     if (n == 0) { hak_front_free(p); return NULL; }
+    if (HAK_UNLIKELY(hak_guard_on())) return hak_guard_realloc(p, n);
     bool foreign, invalid;
-    size_t old = usable_size(p, &foreign, &invalid);
+    size_t old = hak_usable_raw(p, &foreign, &invalid);
     if (foreign || invalid) {
         hak_report_bad_pointer(foreign ? HAK_BAD_REALLOC_FOREIGN : HAK_BAD_REALLOC_INVALID, p);
         errno = ENOMEM;
         return NULL;
     }
     if (n > (size_t)PTRDIFF_MAX) { errno = ENOMEM; return NULL; }
-    hak_region_t *r = hak_region_of(p);
+    hak_region_t *r = hak_segmap_region(p);
     if (r->kind == HAK_REGION_HUGE && n > HAK_LARGE_MAX) {
         int64_t before = (int64_t)old;
         void *q = hak_huge_realloc(r, n);
-        if (q && hak_stats_on()) hak_stats_bytes((int64_t)hak_huge_usable(hak_region_of(q)) - before);
+        if (q && hak_stats_on()) hak_stats_bytes((int64_t)hak_huge_usable(hak_segmap_region(q)) - before);
         return q;
     }
     /* Keep the block when the new size fits and wastes at most half of it. */
@@ -199,7 +225,10 @@ void *hak_realloc(void *p, size_t n) {
 
 void *hak_aligned_alloc(size_t align, size_t size) {
     if (align == 0 || (align & (align - 1))) { errno = EINVAL; return NULL; }
-    return alloc_aligned(align, size);
+    hak_ensure_init();
+    if (HAK_UNLIKELY(hak_guard_on())) return hak_guard_alloc(size, align, false);
+    if (align <= 16) return hak_front_alloc(size < 16 && align == 16 ? 16 : size);
+    return hak_alloc_aligned_raw(align, size);
 }
 
 int hak_trim(void) {

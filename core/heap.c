@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <string.h>
 
+#include "box/debug_box.h"
 #include "box/os_box.h"
 #include "box/prewarm_box.h"
 #include "box/verbose_box.h"
@@ -151,8 +152,44 @@ bool hak_heap_refill(hak_heap_t *h, unsigned cls) {
     return n > 0;
 }
 
+/* SPEED's batched checks: before blocks leave the cache, drop (and report
+ * once) any that is not a block start of a small span, and any that is in
+ * the cache twice (a double free).  An open-addressing set on the stack
+ * makes the duplicate check linear in the cache size. */
+static void cache_check(hak_cache_t *c) {
+    enum { SET = 256 };   /* > twice the largest cache */
+    uintptr_t set[SET];
+    memset(set, 0, sizeof set);
+    uint32_t out = 0;
+    for (uint32_t i = 0; i < c->count; i++) {
+        void *b = c->slots[i];
+        hak_region_t *r = hak_region_of(b);
+        hak_span_t *s = hak_span_of(r, b);
+        if (s->kind != HAK_SLAB_SMALL || !hak_span_is_block_start(s, b)) {
+            hak_heap_error(HAK_ERR_INVALID_FREE, b, "not the start of a block (found when the thread cache flushed; ignored)", (uint64_t)-1, true);
+            continue;
+        }
+        uintptr_t key = (uintptr_t)b;
+        unsigned k = (unsigned)((key >> 4) * 0x9E3779B1u) % SET;
+        bool dup = false;
+        while (set[k]) {
+            if (set[k] == key) { dup = true; break; }
+            k = (k + 1) % SET;
+        }
+        if (dup || b == s->free) {
+            hak_heap_error(HAK_ERR_DOUBLE_FREE, b, "block freed twice (found when the thread cache flushed; ignored)", (uint64_t)-1, true);
+            continue;
+        }
+        set[k] = key;
+        c->slots[out++] = b;
+    }
+    c->count = out;
+}
+
 void hak_heap_flush(hak_heap_t *h, unsigned cls, uint32_t keep) {
     hak_cache_t *c = &h->front[cls];
+    if (c->count <= keep) return;
+    cache_check(c);
     if (c->count <= keep) return;
     uint32_t m = c->count - keep;
     /* Consecutive blocks of one foreign span go back as one chain: one

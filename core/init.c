@@ -5,6 +5,7 @@
 #include <sched.h>
 #include <unistd.h>
 
+#include "box/debug_box.h"
 #include "box/env_box.h"
 #include "box/prewarm_box.h"
 #include "box/release_box.h"
@@ -36,7 +37,8 @@ static void apply_config(void) {
     hak_release_configure();
     hak_thp_configure();
     hak_prewarm_configure();
-    hak_front_bypass = hak_stats_mode != 0;
+    hak_debug_configure();
+    hak_front_bypass = hak_stats_mode != 0 || hak_guard_on();
     hak_verbose_configure();
 }
 

@@ -70,6 +70,10 @@ HAK_API int hak_stats_get(hak_stats_t *out);
 HAK_API void hak_stats_print(int fd, int json);
 /* Every HAKMEM_* variable with its effective value and origin, to fd. */
 HAK_API void hak_config_print(int fd);
+/* DEBUG and SECURE: check every live block of the calling thread's heap
+ * (canaries, trailers, headers); returns the number of problems found (each
+ * also reported on stderr), 0 when the checks are off. */
+HAK_API int hak_heap_check(void);
 /* Release everything releasable now (as malloc_trim(0)); 1 if memory was released. */
 HAK_API int hak_trim(void);
 
