@@ -7,6 +7,7 @@
 #include "box/debug_box.h"
 #include "box/os_box.h"
 #include "box/prewarm_box.h"
+#include "box/secure_box.h"
 #include "box/verbose_box.h"
 #include "box/superslab_box.h"
 #include "front/size_class.h"
@@ -53,11 +54,22 @@ static void span_empty(hak_heap_t *h, hak_span_t *s) {
 
 /* n blocks (list first..last) come back to span s held by h. */
 static void span_take_back(hak_heap_t *h, hak_span_t *s, void *first, void *last, uint32_t n) {
-    *(void **)last = s->free;
+    hak_link_set(s, last, s->free);
     s->free = first;
     s->used -= n;
     if (!s->in_avail) hak_heap_avail_push(h, s);
     if (s->used == 0) span_empty(h, s);
+}
+
+/* Secure box: a decoded link must point into its span. */
+static bool link_in_span(const hak_span_t *s, const void *p) {
+    const uint8_t *q = p;
+    return q >= s->data && q < s->data + (size_t)s->capacity * s->block_size;
+}
+
+static HAK_COLD void link_corrupt(const hak_span_t *s, const void *b) {
+    (void)s;
+    hak_heap_error(HAK_ERR_CORRUPTION, b, "free-list link of a freed block overwritten (use after free?); rest of the list dropped", (uint64_t)-1, false);
 }
 
 /* ---- remote frees ---- */
@@ -68,7 +80,7 @@ static void heap_visit(hak_heap_t *o);
 static void remote_push(hak_heap_t *h, hak_span_t *s, void *first, void *last, uint32_t n) {
     void *old = atomic_load_explicit(&s->remote, memory_order_relaxed);
     do {
-        *(void **)last = old;
+        hak_link_set(s, last, old);
     } while (!atomic_compare_exchange_weak_explicit(&s->remote, &old, first, memory_order_release,
                                                     memory_order_relaxed));
     if (h) h->remote_frees += n;
@@ -94,9 +106,13 @@ void hak_heap_drain(hak_heap_t *h) {
         if (s->kind == HAK_SLAB_LARGE) {
             hak_span_free(h, s);
         } else if (b) {
-            void *last = b;
+            void *last = b, *next;
             uint32_t n = 1;
-            while (*(void **)last) { last = *(void **)last; n++; }
+            while ((next = hak_link_get(s, last)) != NULL) {
+                if (s->secret && !link_in_span(s, next)) { link_corrupt(s, last); break; }
+                last = next;
+                n++;
+            }
             span_take_back(h, s, b, last, n);
         }
         s = next;
@@ -129,7 +145,8 @@ bool hak_heap_refill(hak_heap_t *h, unsigned cls) {
         uint32_t got = 0;
         while (n < want && s->free) {
             void *b = s->free;
-            s->free = *(void **)b;
+            s->free = hak_link_get(s, b);
+            if (s->secret && s->free && !link_in_span(s, s->free)) { link_corrupt(s, b); s->free = NULL; }
             c->slots[n++] = b;
             got++;
         }
@@ -139,6 +156,7 @@ bool hak_heap_refill(hak_heap_t *h, unsigned cls) {
             /* Carve top-down so the lowest address is popped first. */
             uint8_t *p = s->data + (size_t)(s->carved + k) * s->block_size;
             for (uint32_t i = 0; i < k; i++) { p -= s->block_size; c->slots[n++] = p; }
+            if (hak_secure_on()) hak_secure_shuffle(&c->slots[n - k], k);
             s->carved += k;
             got += k;
         }
@@ -202,7 +220,7 @@ void hak_heap_flush(hak_heap_t *h, unsigned cls, uint32_t keep) {
         hak_region_t *r = hak_region_of(b);
         hak_span_t *s = hak_span_of(r, b);
         if (r->owner == h) {
-            *(void **)b = s->free;
+            hak_link_set(s, b, s->free);
             s->free = b;
             if (!s->in_avail) hak_heap_avail_push(h, s);
             if (--s->used == 0) span_empty(h, s);
@@ -214,7 +232,7 @@ void hak_heap_flush(hak_heap_t *h, unsigned cls, uint32_t keep) {
             rfirst = rlast = b;
             rn = 1;
         } else {
-            *(void **)b = rfirst;
+            hak_link_set(s, b, rfirst);
             rfirst = b;
             rn++;
         }

@@ -9,6 +9,7 @@
 #include "box/env_box.h"
 #include "box/prewarm_box.h"
 #include "box/release_box.h"
+#include "box/secure_box.h"
 #include "box/thp_box.h"
 #include "box/verbose_box.h"
 #include "box/stats_box.h"
@@ -38,6 +39,7 @@ static void apply_config(void) {
     hak_thp_configure();
     hak_prewarm_configure();
     hak_debug_configure();
+    hak_secure_configure();
     hak_front_bypass = hak_stats_mode != 0 || hak_guard_on();
     hak_verbose_configure();
 }

@@ -41,8 +41,11 @@ static const char *const error_name[HAK_ERR_KINDS] = {
 };
 
 void hak_heap_error(hak_heap_error_t kind, const void *p, const char *detail, uint64_t n, bool once) {
+    /* In report mode each kind is reported once, so a loop of bad frees
+     * cannot flood stderr; abort mode stops at the first anyway. */
     static _Atomic unsigned reported;
-    if (once && !hak_abort_on_error && (atomic_fetch_or(&reported, 1u << kind) & (1u << kind))) return;
+    (void)once;
+    if (!hak_abort_on_error && (atomic_fetch_or(&reported, 1u << kind) & (1u << kind))) return;
     hak_line_t l = {.len = 0};
     hak_line_str(&l, "hakmem: ");
     hak_line_str(&l, error_name[kind]);
@@ -51,7 +54,7 @@ void hak_heap_error(hak_heap_error_t kind, const void *p, const char *detail, ui
     hak_line_str(&l, ": ");
     hak_line_str(&l, detail);
     if (n != (uint64_t)-1) { hak_line_str(&l, " "); hak_line_u64(&l, n); }
-    hak_line_str(&l, hak_abort_on_error ? "; aborting\n" : "\n");
+    hak_line_str(&l, hak_abort_on_error ? "; aborting\n" : " (further reports of this kind suppressed)\n");
     hak_line_write(&l, 2);
     if (hak_abort_on_error) abort();
 }

@@ -42,8 +42,9 @@ typedef enum {
     HAK_ERR_KINDS
 } hak_heap_error_t;
 
-/* One line "hakmem: <kind> of <addr>: <detail>"; aborts when ON_ERROR=abort.
- * With once set, each kind is reported only once per process. */
+/* One line "hakmem: <kind> of <addr>: <detail>"; aborts when ON_ERROR=abort,
+ * else each kind is reported once per process.  (once: kept for callers that
+ * must never repeat, whatever the mode.) */
 HAK_HIDDEN void hak_heap_error(hak_heap_error_t kind, const void *p, const char *detail, uint64_t n, bool once);
 
 #endif

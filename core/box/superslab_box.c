@@ -7,6 +7,7 @@
 
 #include "box/os_box.h"
 #include "box/release_box.h"
+#include "box/secure_box.h"
 #include "box/thp_box.h"
 #include "box/verbose_box.h"
 #include "front/size_class.h"
@@ -188,6 +189,7 @@ static void span_claim(hak_region_t *r, unsigned start, unsigned n, uint8_t kind
     s->fresh = (r->dirty_mask & bits) == 0;
     r->dirty_mask |= bits;
     s->free = NULL;
+    s->secret = hak_secure_on() ? hak_secure_random() : 0;
     s->in_avail = 0;
     s->carved = 0;
     s->used = 0;
