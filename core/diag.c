@@ -2,6 +2,7 @@
 #include "diag.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 void hak_line_str(hak_line_t *l, const char *s) {
@@ -61,23 +62,25 @@ void hak_message(const char *msg) {
 }
 
 static const char *const bad_text[HAK_BAD_KINDS] = {
-    [HAK_BAD_FREE_FOREIGN] = "free(): pointer not allocated by hakmem, ignored (further such reports suppressed)",
-    [HAK_BAD_FREE_INVALID] = "free(): pointer inside hakmem memory but not a live block, ignored (further such reports suppressed)",
-    [HAK_BAD_REALLOC_FOREIGN] = "realloc(): pointer not allocated by hakmem; returned NULL, block untouched (further such reports suppressed)",
-    [HAK_BAD_REALLOC_INVALID] = "realloc(): pointer inside hakmem memory but not a live block; returned NULL (further such reports suppressed)",
-    [HAK_BAD_USABLE_FOREIGN] = "malloc_usable_size(): pointer not allocated by hakmem; returned 0 (further such reports suppressed)",
-    [HAK_BAD_USABLE_INVALID] = "malloc_usable_size(): pointer inside hakmem memory but not a live block; returned 0 (further such reports suppressed)",
+    [HAK_BAD_FREE_FOREIGN] = "free(): pointer not allocated by hakmem; ignored",
+    [HAK_BAD_FREE_INVALID] = "free(): pointer inside hakmem memory but not a live block; ignored",
+    [HAK_BAD_REALLOC_FOREIGN] = "realloc(): pointer not allocated by hakmem; returned NULL, block untouched",
+    [HAK_BAD_REALLOC_INVALID] = "realloc(): pointer inside hakmem memory but not a live block; returned NULL",
+    [HAK_BAD_USABLE_FOREIGN] = "malloc_usable_size(): pointer not allocated by hakmem; returned 0",
+    [HAK_BAD_USABLE_INVALID] = "malloc_usable_size(): pointer inside hakmem memory but not a live block; returned 0",
 };
 static _Atomic unsigned bad_reported;
+HAK_HIDDEN int hak_abort_on_error;   /* HAKMEM_ON_ERROR=abort (set by the debug box) */
 
 void hak_report_bad_pointer(hak_bad_kind_t kind, const void *p) {
     unsigned bit = 1u << kind;
-    if (atomic_fetch_or(&bad_reported, bit) & bit) return;
+    if (!hak_abort_on_error && (atomic_fetch_or(&bad_reported, bit) & bit)) return;
     hak_line_t l = {.len = 0};
     hak_line_str(&l, "hakmem: ");
     hak_line_hex(&l, (uintptr_t)p);
     hak_line_str(&l, ": ");
     hak_line_str(&l, bad_text[kind]);
-    hak_line_str(&l, "\n");
+    hak_line_str(&l, hak_abort_on_error ? "; aborting (HAKMEM_ON_ERROR=abort)\n" : " (further such reports suppressed)\n");
     hak_line_write(&l, 2);
+    if (hak_abort_on_error) abort();
 }

@@ -27,7 +27,10 @@ typedef enum {
     HAK_BAD_KINDS
 } hak_bad_kind_t;
 
-/* Report pointer p given to a function that cannot accept it (once per kind). */
+/* HAKMEM_ON_ERROR=abort: a report is followed by abort(). */
+extern HAK_HIDDEN int hak_abort_on_error;
+/* Report pointer p given to a function that cannot accept it (once per kind;
+ * then abort when HAKMEM_ON_ERROR=abort). */
 HAK_HIDDEN void hak_report_bad_pointer(hak_bad_kind_t kind, const void *p);
 /* A one-line message (always). */
 HAK_HIDDEN void hak_message(const char *msg);

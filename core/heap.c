@@ -184,7 +184,7 @@ static void cache_check(hak_cache_t *c) {
         hak_region_t *r = hak_region_of(b);
         hak_span_t *s = hak_span_of(r, b);
         if (s->kind != HAK_SLAB_SMALL || !hak_span_is_block_start(s, b)) {
-            hak_heap_error(HAK_ERR_INVALID_FREE, b, "not the start of a block (found when the thread cache flushed; ignored)", (uint64_t)-1, true);
+            hak_heap_error(HAK_ERR_INVALID_FREE, b, "not the start of a block (found when the thread cache flushed); ignored", (uint64_t)-1, true);
             continue;
         }
         uintptr_t key = (uintptr_t)b;
@@ -195,7 +195,7 @@ static void cache_check(hak_cache_t *c) {
             k = (k + 1) % SET;
         }
         if (dup || b == s->free) {
-            hak_heap_error(HAK_ERR_DOUBLE_FREE, b, "block freed twice (found when the thread cache flushed; ignored)", (uint64_t)-1, true);
+            hak_heap_error(HAK_ERR_DOUBLE_FREE, b, "block freed twice (found when the thread cache flushed); ignored", (uint64_t)-1, true);
             continue;
         }
         set[k] = key;

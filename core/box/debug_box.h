@@ -9,10 +9,10 @@
  *   and the address; HAKMEM_ON_ERROR=abort then aborts.  DEBUG also fills
  *   new memory with 0xAA and freed memory with 0xDD.  hak_heap_check() walks
  *   every slab the calling thread can see and checks every live block.
- * Variables: HAKMEM_DEBUG, HAKMEM_SECURE (either turns checks on),
- *   HAKMEM_ON_ERROR (report|abort).
- * Defaults: off in SPEED, BALANCED, LEAN; DEBUG profile: DEBUG=1, abort;
- *   SECURE profile: SECURE=1 (checks, no junk fill), abort.
+ * Variables: HAKMEM_DEBUG, HAKMEM_ON_ERROR (report|abort; also governs the
+ *   bad-pointer reports of every profile).
+ * Defaults: off in SPEED, BALANCED, LEAN, SECURE; the DEBUG profile sets
+ *   DEBUG=1 and ON_ERROR=abort.
  * Compile switch: HAKMEM_BOX_DEBUG.
  */
 #ifndef HAKMEM_DEBUG_BOX_H
@@ -23,7 +23,6 @@
 
 extern HAK_HIDDEN int hak_guard_gate;    /* checked blocks on */
 extern HAK_HIDDEN int hak_junk_gate;     /* DEBUG junk fill */
-extern HAK_HIDDEN int hak_abort_on_error;
 
 HAK_INLINE bool hak_guard_on(void) { return HAKMEM_BOX_DEBUG && hak_guard_gate; }
 

@@ -3,9 +3,11 @@
  * What: free-list links are stored encoded with a per-span random secret
  *   (a leaked or overwritten link does not point where an attacker wants,
  *   and a corrupted one is detected when decoded); new blocks are carved in
- *   random order, so neighbours are not predictable.  Double and invalid
- *   frees are caught by the checked blocks of the debug box, which
- *   HAKMEM_SECURE also turns on (without junk fill).
+ *   random order, so neighbours are not predictable.  The fast paths stay:
+ *   foreign pointers are caught at once, double and interior frees by the
+ *   batched checks when the thread cache flushes, an overflow when it
+ *   damages a free block's link; with ON_ERROR=abort each of these aborts.
+ *   (Checking every block, as DEBUG does, costs 2.5-4x; see RELIABILITY.md.)
  * Variable: HAKMEM_SECURE (0/1).  Default: 0; the SECURE profile sets 1 and
  *   HAKMEM_ON_ERROR=abort.
  * Compile switch: HAKMEM_BOX_SECURE.
