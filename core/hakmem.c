@@ -135,7 +135,26 @@ out:
 
 /* ---- sizes ---- */
 
+/* Usable size of a block in a region whose header is in p's own segment
+ * (every block but the over-aligned huge ones), found like free() finds it;
+ * 0 when p is anything else. */
+static inline size_t usable_of_ours(const void *p) {
+    uintptr_t a = (uintptr_t)p;
+    if (HAK_UNLIKELY(hak_segmap_get(a) != 1)) return 0;
+    const hak_region_t *r = hak_region_of(p);
+    unsigned idx = hak_slab_index(p), fc = r->free_class[idx];
+    if (HAK_LIKELY(fc < HAK_NCLASSES)) {
+        const hak_span_t *s = &r->spans[r->spans[idx].head];
+        return (const uint8_t *)p >= s->data ? hak_classes[fc].block_size : 0;
+    }
+    if (r->kind == HAK_REGION_HUGE) return p == hak_huge_block(r) ? hak_huge_usable(r) : 0;
+    const hak_span_t *s = &r->spans[idx];
+    return s->kind == HAK_SLAB_LARGE && p == s->data ? s->block_size : 0;
+}
+
 size_t hak_usable_raw(const void *p, bool *foreign, bool *invalid) {
+    size_t u = usable_of_ours(p);
+    if (HAK_LIKELY(u)) { *foreign = *invalid = false; return u; }
     *foreign = *invalid = false;
     hak_region_t *r = hak_segmap_region(p);
     if (!r) { *foreign = true; return 0; }
@@ -196,9 +215,15 @@ size_t hak_usable_size(const void *p) {
 int hak_owns(const void *p) { return p && hak_segmap_region(p) != NULL; }
 
 void *hak_realloc(void *p, size_t n) {
+    if (HAK_UNLIKELY(hak_guard_on())) {
+        if (p && n) return hak_guard_realloc(p, n);
+    } else {
+        /* Fast case: the block still fits (and is not too big for n). */
+        size_t u = usable_of_ours(p);
+        if (u && n <= u && n >= u / 2) return p;
+    }
     if (!p) return hak_front_alloc(n);
     if (n == 0) { hak_front_free(p); return NULL; }
-    if (HAK_UNLIKELY(hak_guard_on())) return hak_guard_realloc(p, n);
     bool foreign, invalid;
     size_t old = hak_usable_raw(p, &foreign, &invalid);
     if (foreign || invalid) {
