@@ -36,9 +36,8 @@ static void *alloc_big(size_t n, size_t align, bool *fresh) {
         return p;
     }
     if (n > (size_t)PTRDIFF_MAX) goto oom;
-    void *p = hak_huge_alloc(n, align);
+    void *p = hak_huge_alloc(n, align, fresh);
     if (!p) goto oom;
-    *fresh = true;
     if (hak_stats_on()) { hak_stats_big(true, true); hak_stats_bytes((int64_t)hak_usable_size(p)); }
     return p;
 oom:
@@ -113,6 +112,7 @@ void hak_free_raw(void *p) {
         hak_huge_free(r);
         goto out;
     }
+    if (r->kind != HAK_REGION_SUPERSLAB) { hak_report_bad_pointer(HAK_BAD_FREE_INVALID, p); goto out; }
     unsigned idx = hak_slab_index(p), fc = r->free_class[idx];
     hak_span_t *s = &r->spans[r->spans[idx].head];
     if (fc < HAK_NCLASSES) {
@@ -148,6 +148,7 @@ static inline size_t usable_of_ours(const void *p) {
         return (const uint8_t *)p >= s->data ? hak_classes[fc].block_size : 0;
     }
     if (r->kind == HAK_REGION_HUGE) return p == hak_huge_block(r) ? hak_huge_usable(r) : 0;
+    if (r->kind != HAK_REGION_SUPERSLAB) return 0;
     const hak_span_t *s = &r->spans[idx];
     return s->kind == HAK_SLAB_LARGE && p == s->data ? s->block_size : 0;
 }
@@ -163,6 +164,7 @@ size_t hak_usable_raw(const void *p, bool *foreign, bool *invalid) {
         *invalid = true;
         return 0;
     }
+    if (r->kind != HAK_REGION_SUPERSLAB) { *invalid = true; return 0; }
     unsigned idx = hak_slab_index(p);
     hak_span_t *s = &r->spans[r->spans[idx].head];
     if (s->kind == HAK_SLAB_SMALL && (const uint8_t *)p >= s->data) return s->block_size;
@@ -175,6 +177,7 @@ bool hak_is_block_start(const void *p) {
     hak_region_t *r = hak_segmap_region(p);
     if (!r) return false;
     if (r->kind == HAK_REGION_HUGE) return p == hak_huge_block(r);
+    if (r->kind != HAK_REGION_SUPERSLAB) return false;
     hak_span_t *s = hak_span_of(r, p);
     if (s->kind == HAK_SLAB_LARGE) return p == s->data;
     return s->kind == HAK_SLAB_SMALL && hak_span_is_block_start(s, p);
@@ -263,6 +266,7 @@ int hak_trim(void) {
     if (h) hak_heap_trim(h);
     hak_heaps_collect_abandoned();
     hak_superslab_pool_trim();
+    hak_huge_cache_trim();
     return atomic_load(&hak_os.bytes_mapped) < mapped || atomic_load(&hak_os.madvise) > advised;
 }
 

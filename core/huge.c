@@ -4,7 +4,10 @@
 #include <errno.h>
 #include <string.h>
 
+#include <pthread.h>
+
 #include "box/os_box.h"
+#include "box/release_box.h"
 #include "segmap.h"
 
 /* Mapping length for a block of size bytes at data_off, or 0 on overflow. */
@@ -26,26 +29,119 @@ static void huge_header_init(hak_region_t *r, size_t map_size, size_t data_off) 
 
 HAK_HIDDEN _Atomic uint64_t hak_huge_bytes;
 
-void *hak_huge_alloc(size_t size, size_t align) {
+/* ---- the cache of freed mappings (newest first; slow path, one lock) ---- */
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static hak_region_t *cache_head;
+static size_t cache_bytes;
+static _Atomic unsigned cache_count;   /* read without the lock, as a hint */
+
+static void cache_unlink(hak_region_t *r) {
+    if (r->prev) r->prev->next = r->next; else cache_head = r->next;
+    if (r->next) r->next->prev = r->prev;
+    cache_bytes -= r->map_size;
+    atomic_fetch_sub_explicit(&cache_count, 1, memory_order_relaxed);
+}
+
+static void unmap_region(hak_region_t *r) {
+    size_t map_size = r->map_size;
+    hak_segmap_clear((uintptr_t)r, map_size);
+    hak_os_unmap(r, map_size);
+}
+
+/* Unmap cached mappings older than the purge delay (all when force). */
+static void cache_expire(bool force) {
+    hak_region_t *expired = NULL;
+    uint64_t now = force ? 0 : hak_now_ns();
+    pthread_mutex_lock(&cache_lock);
+    for (hak_region_t *r = cache_head, *next; r; r = next) {
+        next = r->next;
+        if (force || r->purge_at <= now) {
+            cache_unlink(r);
+            r->next = expired;
+            expired = r;
+        }
+    }
+    pthread_mutex_unlock(&cache_lock);
+    while (expired) {
+        hak_region_t *next = expired->next;
+        unmap_region(expired);
+        expired = next;
+    }
+}
+
+size_t hak_huge_cache_trim(void) {
+    pthread_mutex_lock(&cache_lock);
+    size_t before = cache_bytes;
+    pthread_mutex_unlock(&cache_lock);
+    cache_expire(true);
+    return before;
+}
+
+/* The smallest cached mapping of at least map_size bytes and at most half
+ * as much again, or NULL.  It is reused whole (its segment map entries stay
+ * right; the block's usable size is the whole mapping). */
+static hak_region_t *cache_take(size_t map_size) {
+    if (!atomic_load_explicit(&cache_count, memory_order_relaxed)) return NULL;
+    pthread_mutex_lock(&cache_lock);
+    hak_region_t *r = NULL;
+    for (hak_region_t *c = cache_head; c; c = c->next)
+        if (c->map_size >= map_size && c->map_size <= map_size + map_size / 2 && (!r || c->map_size < r->map_size)) r = c;
+    if (r) cache_unlink(r);
+    pthread_mutex_unlock(&cache_lock);
+    return r;
+}
+
+static bool cache_put(hak_region_t *r) {
+    if (r->map_size > hak_release.pool_cap) return false;
+    /* With no delay, give the pages back before the mapping is reusable. */
+    if (hak_release.advice && hak_release.delay_ns == 0)
+        hak_release_decommit((uint8_t *)r + HAK_PAGE, r->map_size - HAK_PAGE, hak_release.advice);
+    uint64_t now = hak_now_ns();
+    r->kind = HAK_REGION_HUGE_CACHED;
+    r->purge_at = now + hak_release.delay_ns;
+    pthread_mutex_lock(&cache_lock);
+    bool fits = cache_bytes + r->map_size <= hak_release.pool_cap;
+    if (fits) {
+        r->prev = NULL;
+        r->next = cache_head;
+        if (cache_head) cache_head->prev = r;
+        cache_head = r;
+        cache_bytes += r->map_size;
+        atomic_fetch_add_explicit(&cache_count, 1, memory_order_relaxed);
+    }
+    pthread_mutex_unlock(&cache_lock);
+    return fits;
+}
+
+void *hak_huge_alloc(size_t size, size_t align, bool *fresh) {
     /* The header takes the first page; larger alignments put the block at
      * offset `align` of an `align`-aligned mapping. */
     size_t data_off = align > HAK_PAGE ? align : HAK_PAGE;
     size_t map_align = align > HAK_SEGMENT_SIZE ? align : HAK_SEGMENT_SIZE;
     size_t map_size = huge_map_size(size, data_off);
     if (map_size == 0) { errno = ENOMEM; return NULL; }
-    hak_region_t *r = hak_os_map_aligned(map_size, map_align);
-    if (!r) { errno = ENOMEM; return NULL; }
+    if (atomic_load_explicit(&cache_count, memory_order_relaxed)) cache_expire(false);
+    hak_region_t *r = map_align == HAK_SEGMENT_SIZE ? cache_take(map_size) : NULL;
+    *fresh = r == NULL;
+    if (r) map_size = r->map_size;
+    if (!r) {
+        r = hak_os_map_aligned(map_size, map_align);
+        if (!r) {
+            cache_expire(true);   /* the OS refused: give back what we keep, try once more */
+            r = hak_os_map_aligned(map_size, map_align);
+            if (!r) { errno = ENOMEM; return NULL; }
+        }
+        hak_segmap_set((uintptr_t)r, map_size);
+    }
     huge_header_init(r, map_size, data_off);
-    hak_segmap_set((uintptr_t)r, map_size);
     atomic_fetch_add_explicit(&hak_huge_bytes, hak_huge_usable(r), memory_order_relaxed);
     return hak_huge_block(r);
 }
 
 void hak_huge_free(hak_region_t *r) {
-    size_t map_size = r->map_size;
     atomic_fetch_sub_explicit(&hak_huge_bytes, hak_huge_usable(r), memory_order_relaxed);
-    hak_segmap_clear((uintptr_t)r, map_size);
-    hak_os_unmap(r, map_size);
+    if (!cache_put(r)) unmap_region(r);
+    if (atomic_load_explicit(&cache_count, memory_order_relaxed)) cache_expire(false);
 }
 
 static void *huge_realloc_impl(hak_region_t *r, size_t size);

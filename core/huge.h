@@ -1,14 +1,20 @@
 /* huge.h — blocks above HAK_LARGE_MAX, and blocks aligned beyond a slab:
  * each gets its own 2 MiB-aligned mapping that starts with a region header,
  * so free() finds it like any other block.  realloc grows and shrinks it
- * with mremap, moving pages instead of copying them. */
+ * with mremap, moving pages instead of copying them.  Freed mappings are
+ * kept in a small cache for reuse within the release policy's budget (the
+ * same cap as the superslab pool), decommitted per its advice, and unmapped
+ * after the purge delay or on malloc_trim. */
 #ifndef HAKMEM_HUGE_H
 #define HAKMEM_HUGE_H
 
 #include "internal.h"
 
-/* size bytes aligned to align (a power of two, or 0); NULL + ENOMEM on failure. */
-HAK_HIDDEN void *hak_huge_alloc(size_t size, size_t align);
+/* size bytes aligned to align (a power of two, or 0); NULL + ENOMEM on
+ * failure.  *fresh says the block is zero (new from the OS). */
+HAK_HIDDEN void *hak_huge_alloc(size_t size, size_t align, bool *fresh);
+/* Unmap every cached huge mapping (malloc_trim); bytes released. */
+HAK_HIDDEN size_t hak_huge_cache_trim(void);
 /* Usable bytes of every live huge block (always counted). */
 extern HAK_HIDDEN _Atomic uint64_t hak_huge_bytes;
 HAK_HIDDEN void hak_huge_free(hak_region_t *r);

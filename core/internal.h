@@ -47,7 +47,7 @@
 
 /* region kinds */
 #define HAK_REGION_MAGIC 0x68616b6d656d5353ull /* "hakmemSS" */
-enum { HAK_REGION_SUPERSLAB = 1, HAK_REGION_HUGE = 2 };
+enum { HAK_REGION_SUPERSLAB = 1, HAK_REGION_HUGE = 2, HAK_REGION_HUGE_CACHED = 3 };
 /* slab kinds */
 enum { HAK_SLAB_FREE = 0, HAK_SLAB_SMALL = 1, HAK_SLAB_LARGE = 2, HAK_SLAB_CONT = 3 };
 
