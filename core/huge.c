@@ -8,6 +8,7 @@
 
 #include "box/os_box.h"
 #include "box/release_box.h"
+#include "box/thp_box.h"
 #include "segmap.h"
 
 /* Mapping length for a block of size bytes at data_off, or 0 on overflow. */
@@ -132,6 +133,7 @@ void *hak_huge_alloc(size_t size, size_t align, bool *fresh) {
             if (!r) { errno = ENOMEM; return NULL; }
         }
         hak_segmap_set((uintptr_t)r, map_size);
+        hak_thp_advise_huge(r, map_size);
     }
     huge_header_init(r, map_size, data_off);
     atomic_fetch_add_explicit(&hak_huge_bytes, hak_huge_usable(r), memory_order_relaxed);

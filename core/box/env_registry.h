@@ -24,7 +24,7 @@
     X(PREWARM, BOOL, "0", 0, 1, "", prewarm,                                                       \
       "map a thread's first superslab when the thread starts, before it asks")                    \
     X(THP, BOOL, "0", 0, 1, "", thp,                                                               \
-      "ask for transparent huge pages (madvise MADV_HUGEPAGE) on superslabs")                     \
+      "ask for transparent huge pages (madvise MADV_HUGEPAGE) on superslabs and huge blocks")                     \
     X(SS_MEM_LEAN, BOOL, "0", 0, 1, "", release,                                                   \
       "mem-lean mode: no prewarming, retained memory capped at SS_MEM_LEAN_TARGET_MB")            \
     X(SS_MEM_LEAN_TARGET_MB, INT, "10", 0, 1048576, "", release,                                  \

@@ -13,3 +13,7 @@ void hak_thp_configure(void) { hak_thp_gate = HAKMEM_BOX_THP ? (int)HAK_CFG(THP)
 void hak_thp_advise(void *region) {
     if (hak_thp_on()) hak_os_advise(region, HAK_SEGMENT_SIZE, MADV_HUGEPAGE);
 }
+
+void hak_thp_advise_huge(void *region, size_t size) {
+    if (hak_thp_on()) hak_os_advise(region, size, MADV_HUGEPAGE);
+}
