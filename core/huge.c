@@ -190,3 +190,8 @@ static void *huge_realloc_impl(hak_region_t *r, size_t size) {
     hak_segmap_set((uintptr_t)r, new_map);
     return hak_huge_block(r);
 }
+
+/* The cache lock is held across fork so the child never inherits it taken. */
+void hak_huge_fork_prepare(void) { pthread_mutex_lock(&cache_lock); }
+void hak_huge_fork_parent(void) { pthread_mutex_unlock(&cache_lock); }
+void hak_huge_fork_child(void) { pthread_mutex_init(&cache_lock, NULL); }

@@ -13,6 +13,9 @@
 /* size bytes aligned to align (a power of two, or 0); NULL + ENOMEM on
  * failure.  *fresh says the block is zero (new from the OS). */
 HAK_HIDDEN void *hak_huge_alloc(size_t size, size_t align, bool *fresh);
+HAK_HIDDEN void hak_huge_fork_prepare(void);
+HAK_HIDDEN void hak_huge_fork_parent(void);
+HAK_HIDDEN void hak_huge_fork_child(void);
 /* Unmap every cached huge mapping (malloc_trim); bytes released. */
 HAK_HIDDEN size_t hak_huge_cache_trim(void);
 /* Usable bytes of every live huge block (always counted). */

@@ -16,6 +16,7 @@
 #include "box/superslab_box.h"
 #include "front/size_class.h"
 #include "heap.h"
+#include "huge.h"
 
 extern char **environ;
 
@@ -44,10 +45,17 @@ static void apply_config(void) {
     hak_verbose_configure();
 }
 
-static void fork_prepare(void) { hak_superslab_fork_prepare(); }
-static void fork_parent(void) { hak_superslab_fork_parent(); }
+static void fork_prepare(void) {
+    hak_huge_fork_prepare();
+    hak_superslab_fork_prepare();
+}
+static void fork_parent(void) {
+    hak_superslab_fork_parent();
+    hak_huge_fork_parent();
+}
 static void fork_child(void) {
     hak_superslab_fork_child();
+    hak_huge_fork_child();
     hak_heaps_fork_child();
     hak_verbose_event("fork child set up, pid", (uint64_t)getpid());
 }
