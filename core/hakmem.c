@@ -50,14 +50,14 @@ static void *alloc_class(unsigned cls) {
     hak_heap_t *h = hak_heap_get();
     if (HAK_UNLIKELY(!h)) goto oom;
     hak_cache_t *c = &h->front[cls];
-    bool hit = c->count != 0;
+    bool hit = c->top != c->base;
     if (!hit && !hak_heap_refill(h, cls)) goto oom;
     if (hak_stats_on()) {
         h->cstats[cls].allocs++;
         if (hit) h->cstats[cls].hits++; else h->cstats[cls].misses++;
         hak_stats_bytes(hak_classes[cls].block_size);
     }
-    return c->slots[--c->count];
+    return *--c->top;
 oom:
     errno = ENOMEM;
     return NULL;
@@ -120,8 +120,8 @@ void hak_free_raw(void *p) {
         hak_heap_t *h = hak_heap_get();
         if (!h) { hak_heap_large_free(NULL, s, p); goto out; }   /* no heap: hand it to the owner */
         hak_cache_t *c = &h->front[fc];
-        if (c->count >= c->cap) hak_heap_flush(h, fc, c->cap - hak_classes[fc].batch);
-        c->slots[c->count++] = p;
+        if (c->top >= c->end) hak_heap_flush(h, fc, hak_cache_cap(c) - hak_classes[fc].batch);
+        *c->top++ = p;
         if (hak_stats_on()) { h->cstats[fc].frees++; hak_stats_bytes(-(int64_t)hak_classes[fc].block_size); }
     } else if (r->spans[idx].kind == HAK_SLAB_LARGE && p == s->data) {
         if (hak_stats_on()) { hak_stats_big(false, false); hak_stats_bytes(-(int64_t)s->block_size); }

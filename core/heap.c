@@ -45,9 +45,12 @@ static void avail_remove(hak_heap_t *h, hak_span_t *s) {
 }
 
 /* A span whose blocks all came back: give its slabs back unless it is the
- * class's only span with room (keeping it avoids thrashing at a boundary). */
+ * class's only span with room in a heap whose thread is alive (keeping it
+ * avoids thrashing at a boundary; an abandoned heap keeps nothing). */
 static void span_empty(hak_heap_t *h, hak_span_t *s) {
-    if (s->in_avail && h->avail[s->cls] == s && s->next == NULL) return;
+    if (s->in_avail && h->avail[s->cls] == s && s->next == NULL &&
+        atomic_load_explicit(&h->state, memory_order_relaxed) == HAK_HEAP_OWNED)
+        return;
     if (s->in_avail) avail_remove(h, s);
     hak_span_free(h, s);
 }
@@ -125,6 +128,7 @@ static void heap_visit(hak_heap_t *o) {
     while (atomic_load(&o->notify) != NULL &&
            atomic_compare_exchange_strong(&o->state, &expect, HAK_HEAP_VISITING)) {
         hak_heap_drain(o);
+        if (o->purge_pending) hak_superslab_purge(o, false);   /* nobody else will */
         atomic_store(&o->state, HAK_HEAP_FREE);
         expect = HAK_HEAP_FREE;
     }
@@ -136,8 +140,8 @@ bool hak_heap_refill(hak_heap_t *h, unsigned cls) {
     if (atomic_load_explicit(&h->notify, memory_order_relaxed)) hak_heap_drain(h);
     if (h->purge_pending) hak_superslab_purge(h, false);
     hak_cache_t *c = &h->front[cls];
-    uint32_t want = hak_classes[cls].batch, n = c->count;
-    if (want > c->cap - n) want = c->cap - n;
+    uint32_t want = hak_classes[cls].batch, n = hak_cache_count(c), had = n;
+    if (want > hak_cache_cap(c) - n) want = hak_cache_cap(c) - n;
     want += n;
     while (n < want) {
         hak_span_t *s = h->avail[cls];
@@ -147,7 +151,7 @@ bool hak_heap_refill(hak_heap_t *h, unsigned cls) {
             void *b = s->free;
             s->free = hak_link_get(s, b);
             if (s->secret && s->free && !link_in_span(s, s->free)) { link_corrupt(s, b); s->free = NULL; }
-            c->slots[n++] = b;
+            c->base[n++] = b;
             got++;
         }
         uint32_t k = s->capacity - s->carved;
@@ -155,8 +159,8 @@ bool hak_heap_refill(hak_heap_t *h, unsigned cls) {
         if (k) {
             /* Carve top-down so the lowest address is popped first. */
             uint8_t *p = s->data + (size_t)(s->carved + k) * s->block_size;
-            for (uint32_t i = 0; i < k; i++) { p -= s->block_size; c->slots[n++] = p; }
-            if (hak_secure_on()) hak_secure_shuffle(&c->slots[n - k], k);
+            for (uint32_t i = 0; i < k; i++) { p -= s->block_size; c->base[n++] = p; }
+            if (hak_secure_on()) hak_secure_shuffle(&c->base[n - k], k);
             s->carved += k;
             got += k;
         }
@@ -164,8 +168,8 @@ bool hak_heap_refill(hak_heap_t *h, unsigned cls) {
         if (!s->free && s->carved == s->capacity) avail_remove(h, s);
     }
     atomic_store_explicit(&h->out_bytes, atomic_load_explicit(&h->out_bytes, memory_order_relaxed) +
-                          (uint64_t)(n - c->count) * hak_classes[cls].block_size, memory_order_relaxed);
-    c->count = n;
+                          (uint64_t)(n - had) * hak_classes[cls].block_size, memory_order_relaxed);
+    c->top = c->base + n;
     if (hak_front_bypass) h->cstats[cls].refills++;
     return n > 0;
 }
@@ -179,8 +183,9 @@ static void cache_check(hak_cache_t *c) {
     uintptr_t set[SET];
     memset(set, 0, sizeof set);
     uint32_t out = 0;
-    for (uint32_t i = 0; i < c->count; i++) {
-        void *b = c->slots[i];
+    uint32_t count = hak_cache_count(c);
+    for (uint32_t i = 0; i < count; i++) {
+        void *b = c->base[i];
         hak_region_t *r = hak_region_of(b);
         hak_span_t *s = hak_span_of(r, b);
         if (s->kind != HAK_SLAB_SMALL || !hak_span_is_block_start(s, b)) {
@@ -199,24 +204,24 @@ static void cache_check(hak_cache_t *c) {
             continue;
         }
         set[k] = key;
-        c->slots[out++] = b;
+        c->base[out++] = b;
     }
-    c->count = out;
+    c->top = c->base + out;
 }
 
 void hak_heap_flush(hak_heap_t *h, unsigned cls, uint32_t keep) {
     hak_cache_t *c = &h->front[cls];
-    if (c->count <= keep) return;
+    if (hak_cache_count(c) <= keep) return;
     cache_check(c);
-    if (c->count <= keep) return;
-    uint32_t m = c->count - keep;
+    if (hak_cache_count(c) <= keep) return;
+    uint32_t m = hak_cache_count(c) - keep;
     /* Consecutive blocks of one foreign span go back as one chain: one
      * atomic per batch per span. */
     hak_span_t *rs = NULL;
     void *rfirst = NULL, *rlast = NULL;
     uint32_t rn = 0;
     for (uint32_t i = 0; i < m; i++) {
-        void *b = c->slots[i];
+        void *b = c->base[i];
         hak_region_t *r = hak_region_of(b);
         hak_span_t *s = hak_span_of(r, b);
         if (r->owner == h) {
@@ -241,8 +246,8 @@ void hak_heap_flush(hak_heap_t *h, unsigned cls, uint32_t keep) {
     if (h->purge_pending) hak_superslab_purge(h, false);
     atomic_store_explicit(&h->out_bytes, atomic_load_explicit(&h->out_bytes, memory_order_relaxed) -
                           (uint64_t)m * hak_classes[cls].block_size, memory_order_relaxed);
-    memmove(c->slots, c->slots + m, keep * sizeof(void *));
-    c->count = keep;
+    memmove(c->base, c->base + m, keep * sizeof(void *));
+    c->top = c->base + keep;
     if (hak_front_bypass) h->cstats[cls].flushes++;
 }
 
@@ -280,8 +285,8 @@ static hak_heap_t *heap_create(void) {
     h->size = bytes;
     void **slot = h->slot_store;
     for (unsigned c = 0; c < HAK_NCLASSES; c++) {
-        h->front[c].cap = hak_classes[c].cache_cap;
-        h->front[c].slots = slot;
+        h->front[c].base = h->front[c].top = slot;
+        h->front[c].end = slot + hak_classes[c].cache_cap;
         slot += hak_classes[c].cache_cap;
     }
     atomic_store(&h->state, HAK_HEAP_OWNED);
@@ -348,6 +353,7 @@ void hak_heap_thread_exit(void *arg) {
     hak_heap_t *h = arg;
     if (!h || h != hak_tls_heap) return;
     hak_heap_collect(h);
+    if (h->purge_pending) hak_superslab_purge(h, false);
     hak_tls_front = hak_empty_front;
     hak_tls_heap = NULL;
     atomic_store(&h->state, HAK_HEAP_FREE);

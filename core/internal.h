@@ -94,12 +94,19 @@ typedef struct hak_region {
 
 _Static_assert(sizeof(hak_region_t) <= HAK_HEADER_SIZE, "region header must fit its page");
 
-/* Per-class bounded LIFO of free blocks: the unified cache. */
+/* Per-class bounded LIFO of free blocks: the unified cache.  Three
+ * pointers (not count and cap) so that a pop or a push is one compare and
+ * one pointer bump; an empty front has all three NULL, so both fast paths
+ * fall through. */
 typedef struct hak_cache {
-    uint32_t count;
-    uint32_t cap;
-    void **slots;
+    void **top;     /* next free slot; base..top hold blocks */
+    void **base;
+    void **end;     /* base + cap */
+    void *_pad;     /* 32 bytes: the index is one shift */
 } hak_cache_t;
+
+HAK_INLINE uint32_t hak_cache_count(const hak_cache_t *c) { return (uint32_t)(c->top - c->base); }
+HAK_INLINE uint32_t hak_cache_cap(const hak_cache_t *c) { return (uint32_t)(c->end - c->base); }
 
 enum { HAK_HEAP_FREE = 0, HAK_HEAP_OWNED = 1, HAK_HEAP_VISITING = 2, HAK_HEAP_DEAD = 3 };
 
@@ -124,7 +131,7 @@ typedef struct hak_heap {
     uint64_t remote_frees;
     _Atomic uint64_t out_bytes;            /* bytes refilled into caches minus bytes flushed back */
     hak_class_stats_t cstats[HAK_NCLASSES];
-    void *slot_store[];                    /* backing for front[].slots */
+    void *slot_store[];                    /* backing for the caches' slots */
 } hak_heap_t;
 
 #endif

@@ -45,7 +45,7 @@ static void add_heap(hak_heap_t *h, void *arg) {
         s->cls[c].misses += h->cstats[c].misses;
         s->cls[c].refills += h->cstats[c].refills;
         s->cls[c].flushes += h->cstats[c].flushes;
-        s->cached_bytes += (uint64_t)h->front[c].count * hak_classes[c].block_size;
+        s->cached_bytes += (uint64_t)hak_cache_count(&h->front[c]) * hak_classes[c].block_size;
     }
     s->remote_frees += h->remote_frees;
     s->out_bytes += atomic_load_explicit(&h->out_bytes, memory_order_relaxed);

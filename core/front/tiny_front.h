@@ -15,10 +15,10 @@ HAK_HIDDEN void hak_free_slow(void *p);
 HAK_INLINE void *hak_front_alloc(size_t n) {
     if (HAK_LIKELY(n <= HAK_TINY_MAX)) {
         hak_cache_t *c = &hak_tls_front[hak_tiny_class_of(n)];
-        uint32_t k = c->count;
-        if (HAK_LIKELY(k != 0)) {
-            c->count = --k;
-            return c->slots[k];
+        void **top = c->top;
+        if (HAK_LIKELY(top != c->base)) {
+            c->top = --top;
+            return *top;
         }
     }
     return hak_alloc_slow(n);
@@ -26,13 +26,17 @@ HAK_INLINE void *hak_front_alloc(size_t n) {
 
 HAK_INLINE void hak_front_free(void *p) {
     uintptr_t a = (uintptr_t)p;
-    if (HAK_LIKELY(hak_segmap_get(a) == 1)) {
+    /* The map index is masked rather than range-checked: a pointer outside
+     * user space (which glibc's free would fault on as well) can alias an
+     * entry, but no user-space pointer can, and two instructions go. */
+    size_t seg = (a >> HAK_SEGMENT_SHIFT) & (HAK_SEGMAP_ENTRIES - 1);
+    if (HAK_LIKELY(atomic_load_explicit(&hak_segmap[seg], memory_order_relaxed) == 1)) {
         const hak_region_t *r = (const hak_region_t *)(a & ~(uintptr_t)HAK_SEGMENT_MASK);
         hak_cache_t *c = &hak_tls_front[r->free_class[(a >> HAK_SLAB_SHIFT) & (HAK_SLABS - 1)]];
-        uint32_t k = c->count;
-        if (HAK_LIKELY(k < c->cap)) {
-            c->slots[k] = p;
-            c->count = k + 1;
+        void **top = c->top;
+        if (HAK_LIKELY(top < c->end)) {
+            *top = p;
+            c->top = top + 1;
             return;
         }
     }
