@@ -113,7 +113,7 @@ void hak_free_raw(void *p) {
         goto out;
     }
     if (r->kind != HAK_REGION_SUPERSLAB) { hak_report_bad_pointer(HAK_BAD_FREE_INVALID, p); goto out; }
-    unsigned idx = hak_slab_index(p), fc = r->free_class[idx];
+    unsigned idx = hak_slab_index(p), fc = hak_region_fc(r, idx);
     hak_span_t *s = &r->spans[r->spans[idx].head];
     if (fc < HAK_NCLASSES) {
         /* The cache is full, or this thread's front is bypassed. */
@@ -142,7 +142,7 @@ static inline size_t usable_of_ours(const void *p) {
     uintptr_t a = (uintptr_t)p;
     if (HAK_UNLIKELY(hak_segmap_get(a) != 1)) return 0;
     const hak_region_t *r = hak_region_of(p);
-    unsigned idx = hak_slab_index(p), fc = r->free_class[idx];
+    unsigned idx = hak_slab_index(p), fc = hak_region_fc(r, idx);
     if (HAK_LIKELY(fc < HAK_NCLASSES)) {
         const hak_span_t *s = &r->spans[r->spans[idx].head];
         return (const uint8_t *)p >= s->data ? hak_classes[fc].block_size : 0;

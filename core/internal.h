@@ -43,7 +43,7 @@
 #define HAK_LARGE_MAX (1024 * 1024)
 #define HAK_NCLASSES 41          /* classes 0..40 cover 0..HAK_SMALL_MAX */
 #define HAK_FRONT_SLOTS 64       /* cache entries per thread; >= HAK_NCLASSES */
-#define HAK_FC_SLOW 63           /* free_class of slabs whose frees take the slow path */
+#define HAK_FC_SLOW 63           /* class of slabs whose frees take the slow path (a cache with cap 0) */
 
 /* region kinds */
 #define HAK_REGION_MAGIC 0x68616b6d656d5353ull /* "hakmemSS" */
@@ -75,7 +75,10 @@ typedef struct hak_span {
 } hak_span_t;
 
 typedef struct hak_region {
-    uint8_t free_class[HAK_SLABS]; /* per slab: size class for the free fast path, or HAK_FC_SLOW */
+    /* per slab: byte offset of its class's cache in a thread front (class *
+     * sizeof(hak_cache_t)), or that of HAK_FC_SLOW; pre-scaled so the free
+     * fast path adds it without a shift.  Read it with hak_region_fc(). */
+    uint16_t front_off[HAK_SLABS];
     uint64_t magic;
     uint8_t kind;                   /* HAK_REGION_* */
     uint8_t pooled;                 /* in the global pool of empty superslabs */
@@ -106,6 +109,14 @@ typedef struct hak_cache {
 } hak_cache_t;
 
 HAK_INLINE uint32_t hak_cache_count(const hak_cache_t *c) { return (uint32_t)(c->top - c->base); }
+
+/* The free fast path's class of slab idx of region r (HAK_FC_SLOW: slow path). */
+HAK_INLINE unsigned hak_region_fc(const hak_region_t *r, unsigned idx) {
+    return r->front_off[idx] / (unsigned)sizeof(hak_cache_t);
+}
+HAK_INLINE void hak_region_set_fc(hak_region_t *r, unsigned idx, unsigned fc) {
+    r->front_off[idx] = (uint16_t)(fc * sizeof(hak_cache_t));
+}
 HAK_INLINE uint32_t hak_cache_cap(const hak_cache_t *c) { return (uint32_t)(c->end - c->base); }
 
 enum { HAK_HEAP_FREE = 0, HAK_HEAP_OWNED = 1, HAK_HEAP_VISITING = 2, HAK_HEAP_DEAD = 3 };

@@ -35,7 +35,7 @@ static void small_span_is_carved_lazily(void **state) {
     assert_true(s->carved <= hak_classes[cls].batch);
     assert_true(s->carved < s->capacity);
     assert_int_equal(((uint8_t *)p - s->data) % s->block_size, 0);
-    assert_int_equal(r->free_class[hak_slab_index(p)], cls);
+    assert_int_equal(hak_region_fc(r, hak_slab_index(p)), cls);
     free(p);
 }
 
@@ -59,7 +59,7 @@ static void span_returns_to_superslab_when_empty(void **state) {
     if (hak_owns(r) && r->spans[idx].kind != HAK_SLAB_FREE)
         assert_int_not_equal(r->spans[r->spans[idx].head].cls, cls);
     else if (hak_owns(r))
-        assert_int_equal(r->free_class[idx], HAK_FC_SLOW);
+        assert_int_equal(hak_region_fc(r, idx), HAK_FC_SLOW);
 }
 
 static void large_span_geometry(void **state) {

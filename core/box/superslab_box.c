@@ -51,7 +51,7 @@ void hak_superslab_counts(uint64_t *mapped, uint64_t *released, uint64_t *pooled
 }
 
 static void region_init(hak_region_t *r, hak_heap_t *h) {
-    memset(r->free_class, HAK_FC_SLOW, sizeof r->free_class);
+    for (unsigned i = 0; i < HAK_SLABS; i++) hak_region_set_fc(r, i, HAK_FC_SLOW);
     r->magic = HAK_REGION_MAGIC;
     r->kind = HAK_REGION_SUPERSLAB;
     r->pooled = 0;
@@ -182,7 +182,7 @@ static void span_claim(hak_region_t *r, unsigned start, unsigned n, uint8_t kind
     for (unsigned i = start; i < start + n; i++) {
         r->spans[i].kind = i == start ? kind : HAK_SLAB_CONT;
         r->spans[i].head = (uint8_t)start;
-        r->free_class[i] = fc;
+        hak_region_set_fc(r, i, fc);
     }
     hak_span_t *s = &r->spans[start];
     s->nslabs = (uint8_t)n;
@@ -238,7 +238,7 @@ void hak_span_free(hak_heap_t *h, hak_span_t *s) {
     for (unsigned i = start; i < start + n; i++) {
         r->spans[i].kind = HAK_SLAB_FREE;
         r->spans[i].head = (uint8_t)i;
-        r->free_class[i] = HAK_FC_SLOW;
+        hak_region_set_fc(r, i, HAK_FC_SLOW);
     }
     uint32_t bits = (n == 32 ? HAK_ALL_SLABS : ((1u << n) - 1)) << start;
     r->free_mask |= bits;

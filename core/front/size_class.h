@@ -20,6 +20,8 @@ typedef struct hak_class_info {
 } hak_class_info_t;
 
 extern HAK_HIDDEN uint8_t hak_tiny_class[(HAK_TINY_MAX >> 3) + 1];
+/* The same, pre-scaled to the byte offset of the class's cache in a front. */
+extern HAK_HIDDEN uint16_t hak_tiny_front_off[(HAK_TINY_MAX >> 3) + 1];
 extern HAK_HIDDEN hak_class_info_t hak_classes[HAK_NCLASSES];
 
 /* The definition: smallest class whose blocks hold n bytes (n <= HAK_SMALL_MAX). */
