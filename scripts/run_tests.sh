@@ -28,8 +28,12 @@ logs="$tdir/logs"
 mkdir -p "$logs"
 
 if [ ${#names[@]} -eq 0 ]; then
+    # every built test whose source still exists (a stale binary is skipped)
     for f in "$tdir"/test_*; do
-        [ -f "$f" ] && [ -x "$f" ] && names+=("$(basename "$f")")
+        n=$(basename "$f")
+        [ -f "$f" ] && [ -x "$f" ] || continue
+        [ -f "tests/$n.c" ] || [ -f "tests/$n.cc" ] || continue
+        names+=("$n")
     done
 fi
 

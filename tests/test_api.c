@@ -95,6 +95,7 @@ static void test_free_null(void **state)
     assert_int_equal(errno, EILSEQ);
     hak_free(NULL);
     assert_int_equal(errno, EILSEQ);
+    assert_int_equal(hak_owns(NULL), 0);
     /* the allocator still works */
     void *p = malloc(40);
     assert_owned(p);

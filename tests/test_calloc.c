@@ -210,6 +210,42 @@ static void test_after_trim(void **state)
     }
 }
 
+/* A huge calloc of memory fresh from the OS is not cleared by hand: a 1 GiB
+ * calloc costs no resident memory until it is touched (programs rely on this
+ * for large sparse tables), and it reads as zeroes everywhere. */
+static void test_huge_calloc_is_lazy(void **state)
+{
+    (void)state;
+    const size_t n = 1024 * MiB;
+    malloc_trim(0); /* nothing cached: the mapping comes fresh from the OS */
+    size_t before = rss_bytes();
+    unsigned char *p = calloc(1, n);
+    assert_owned(p);
+    size_t after = rss_bytes();
+    if (after > before + 64 * MiB)
+        fail_msg("calloc(1 GiB) made the RSS grow by %zu MiB before any byte was touched "
+                 "(fresh memory from the OS should not be cleared)",
+                 (after - before) / MiB);
+    assert_zeroed(p, 64 * KiB);
+    assert_zeroed(p + n - 64 * KiB, 64 * KiB);
+    for (size_t off = 0; off < n; off += MiB + 4096)
+        if (p[off] != 0)
+            fail_msg("calloc(1 GiB): byte %zu is 0x%02x", off, p[off]);
+    free(p);
+    /* and the same again, after the block above was freed (and maybe cached) */
+    p = calloc(n / 4, 4);
+    assert_owned(p);
+    for (size_t off = 0; off < n; off += MiB + 4096)
+        if (p[off] != 0)
+            fail_msg("second calloc(1 GiB): byte %zu is 0x%02x", off, p[off]);
+    memset(p, 0xAA, 8 * MiB);
+    free(p);
+    p = calloc(1, n);
+    assert_owned(p);
+    assert_zeroed(p, 8 * MiB);
+    free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -218,6 +254,7 @@ int main(void)
         cmocka_unit_test(test_huge_after_realloc),
         cmocka_unit_test(test_reused_across_threads),
         cmocka_unit_test(test_after_trim),
+        cmocka_unit_test(test_huge_calloc_is_lazy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,26 +17,53 @@
 TC_DEFINE_SINK;
 
 #define WORKERS 4
-#define CHILD_TIMEOUT_MS 20000
+#define CHILD_TIMEOUT_MS 30000
 
 static atomic_int stop_workers;
+/* Set while the parent waits for a child: the workers idle so the child gets
+ * the CPU (they were busy when fork() was called, which is what matters). */
+static atomic_int pause_workers;
 static atomic_long worker_ops;
 static atomic_int worker_failures;
 
-/* Workers: allocate, fill, check, free, realloc — all tiers, all the time. */
+/* The pattern covers the first and last 64 bytes (cheap for big blocks). */
+static void mark(void *p, size_t n)
+{
+    size_t h = n < 128 ? n / 2 : 64;
+    fill_pattern(p, h, tc_seed(p, n));
+    fill_pattern_range(p, n - h, n, tc_seed(p, n) ^ 1);
+}
+
+static int marked(const void *p, size_t n)
+{
+    size_t h = n < 128 ? n / 2 : 64;
+    return check_pattern(p, h, tc_seed(p, n)) == (size_t)-1 &&
+           check_pattern_range(p, n - h, n, tc_seed(p, n) ^ 1) == (size_t)-1;
+}
+
+/* Workers: allocate, mark, check, free, realloc, all the time. Worker 1
+ * works the slow paths (large runs, huge mappings and their cache, where the
+ * allocator's locks are), the others mostly tiny and small blocks. */
 static void *worker(void *a)
 {
-    tc_rng r = { (uint64_t)(uintptr_t)a * 0x9E3779B97F4A7C15ULL + 1 };
+    const int id = (int)(uintptr_t)a;
+    tc_rng r = { (uint64_t)id * 0x9E3779B97F4A7C15ULL + 1 };
     enum { SLOTS = 256 };
     void *p[SLOTS] = { 0 };
     size_t n[SLOTS] = { 0 };
+    const int slots = id == 1 ? 16 : SLOTS;
     while (!atomic_load(&stop_workers)) {
-        int s = (int)tc_below(&r, SLOTS);
+        if (atomic_load(&pause_workers)) {
+            struct timespec ts = { 0, 1000 * 1000 };
+            nanosleep(&ts, NULL);
+            continue;
+        }
+        int s = (int)tc_below(&r, (uint64_t)slots);
         if (p[s]) {
-            if (check_pattern(p[s], n[s], tc_seed(p[s], n[s])) != (size_t)-1)
+            if (!marked(p[s], n[s]))
                 atomic_fetch_add(&worker_failures, 1);
             if (tc_below(&r, 4) == 0) {
-                size_t m = 1 + tc_below(&r, 4096);
+                size_t m = id == 1 ? 64 * KiB + tc_below(&r, 4 * MiB) : 1 + tc_below(&r, 4096);
                 void *q = realloc(p[s], m);
                 if (!q) {
                     atomic_fetch_add(&worker_failures, 1);
@@ -44,23 +71,27 @@ static void *worker(void *a)
                 }
                 p[s] = q;
                 n[s] = m;
-                fill_pattern(q, m, tc_seed(q, m));
+                mark(q, m);
                 continue;
             }
             free(p[s]);
             p[s] = NULL;
         } else {
             uint64_t k = tc_below(&r, 1000);
-            size_t m = k < 900 ? 1 + tc_below(&r, 1024)
-                     : k < 990 ? 1025 + tc_below(&r, 64 * 1024)
-                     : k < 998 ? 100000 + tc_below(&r, 900000)
-                               : 2 * MiB + tc_below(&r, 2 * MiB);
-            void *q = (k & 1) ? malloc(m) : calloc(1, m);
+            size_t m;
+            if (id == 1)
+                m = k < 500 ? 32 * KiB + tc_below(&r, MiB) : MiB + tc_below(&r, 3 * MiB);
+            else
+                m = k < 900 ? 1 + tc_below(&r, 1024)
+                  : k < 990 ? 1025 + tc_below(&r, 64 * 1024)
+                  : k < 998 ? 100000 + tc_below(&r, 900000)
+                            : 2 * MiB + tc_below(&r, 2 * MiB);
+            void *q = (k & 1) ? malloc(m) : (k & 2) ? calloc(1, m) : aligned_alloc(4096, m);
             if (!q) {
                 atomic_fetch_add(&worker_failures, 1);
                 continue;
             }
-            fill_pattern(q, m, tc_seed(q, m));
+            mark(q, m);
             p[s] = q;
             n[s] = m;
         }
@@ -191,6 +222,7 @@ static int wait_child(pid_t pid, char *msg, size_t cap)
 static void start_workers(pthread_t *th)
 {
     atomic_store(&stop_workers, 0);
+    atomic_store(&pause_workers, 0);
     atomic_store(&worker_failures, 0);
     atomic_store(&worker_ops, 0);
     for (int i = 0; i < WORKERS; i++)
@@ -241,8 +273,11 @@ static void test_fork_from_main(void **state)
             free(mine);
             exit(child_work(0));
         }
+        atomic_store(&pause_workers, 1);
         char msg[200];
-        if (!wait_child(pid, msg, sizeof msg)) {
+        int ok = wait_child(pid, msg, sizeof msg);
+        atomic_store(&pause_workers, 0);
+        if (!ok) {
             atomic_store(&stop_workers, 1);
             fail_msg("fork %d from the main thread: %s", i, msg);
         }
@@ -282,11 +317,17 @@ static void *forker_thread(void *a)
             exit(child_work(0));
         }
         free(p);
+        atomic_store(&pause_workers, 1);
         char msg[160];
         if (!wait_child(pid, msg, sizeof msg)) {
             res->ok = 0;
             snprintf(res->msg, sizeof res->msg, "fork %d from a worker thread: %s", i, msg);
         }
+        atomic_store(&pause_workers, 0);
+        /* the workers are busy again before the next fork */
+        long target = atomic_load(&worker_ops) + 3000;
+        while (res->ok && atomic_load(&worker_ops) < target)
+            sched_yield();
     }
     return NULL;
 }
