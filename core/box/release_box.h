@@ -9,9 +9,9 @@
  *
  * Variables: HAKMEM_SS_MEM_LEAN, HAKMEM_SS_MEM_LEAN_TARGET_MB,
  *   HAKMEM_SS_MEM_LEAN_DECOMMIT, HAKMEM_PURGE_DELAY_MS, HAKMEM_RETAIN_MB.
- * Defaults: SPEED keeps up to RETAIN_MB (64) of empty superslabs mapped and
- *   decommits them, and freed spans, with DONTNEED after the purge delay
- *   (1 s); BALANCED keeps at most TARGET_MB (10) of empty superslabs and
+ * Defaults: SPEED keeps up to RETAIN_MB (64) of empty superslabs mapped,
+ *   two of them committed until the purge delay (1 s), the rest decommitted
+ *   (DONTNEED) as they arrive, and freed spans after the delay; BALANCED keeps at most TARGET_MB (10) of empty superslabs and
  *   never decommits; LEAN keeps at most TARGET_MB and decommits empty
  *   superslabs and spans at once.
  * Compile switch: none — the policy is the backend's; its knobs are variables.
@@ -23,6 +23,7 @@
 
 typedef struct hak_release_policy {
     size_t pool_cap;     /* bytes of empty superslabs kept mapped */
+    unsigned pool_hot;   /* of those, how many stay committed until the purge delay */
     int advice;          /* 0 keep, else MADV_DONTNEED or MADV_FREE */
     bool spans;          /* decommit freed spans inside live superslabs too */
     uint64_t delay_ns;   /* purge delay */

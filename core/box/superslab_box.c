@@ -104,9 +104,11 @@ static void region_release(hak_heap_t *h, hak_region_t *r) {
     r->decommitted = 0;
     pthread_mutex_lock(&pool_lock);
     bool fits = ((size_t)pool_count + 1) * HAK_SEGMENT_SIZE <= hak_release.pool_cap;
+    bool hot = pool_count < hak_release.pool_hot;
     pthread_mutex_unlock(&pool_lock);
-    /* With no delay, decommit before the superslab is visible in the pool. */
-    if (fits && hak_release.advice && hak_release.delay_ns == 0) {
+    /* Beyond the few kept hot (or with no delay), decommit before the
+     * superslab is visible in the pool. */
+    if (fits && hak_release.advice && (hak_release.delay_ns == 0 || !hot)) {
         if (hak_release_decommit((uint8_t *)r + HAK_SS_KEEP, HAK_SEGMENT_SIZE - HAK_SS_KEEP, hak_release.advice)) r->dirty_mask = 0;
         r->decommitted = 1;
     }
