@@ -84,7 +84,7 @@ static void remote_push(hak_heap_t *h, hak_span_t *s, void *first, void *last, u
     void *old = atomic_load_explicit(&s->remote, memory_order_relaxed);
     do {
         hak_link_set(s, last, old);
-    } while (!atomic_compare_exchange_weak_explicit(&s->remote, &old, first, memory_order_release,
+    } while (!atomic_compare_exchange_weak_explicit(&s->remote, &old, first, memory_order_acq_rel,
                                                     memory_order_relaxed));
     if (h) h->remote_frees += n;
     if (old != NULL) return;   /* the span is already on its owner's notify list */
@@ -105,14 +105,14 @@ void hak_heap_drain(hak_heap_t *h) {
         /* Read the link before taking the blocks: once remote is empty
          * again, a pusher may put s back on the notify list. */
         hak_span_t *next = s->notify_next;
-        void *b = atomic_exchange_explicit(&s->remote, NULL, memory_order_acquire);
+        void *b = atomic_exchange_explicit(&s->remote, NULL, memory_order_acq_rel);
         if (s->kind == HAK_SLAB_LARGE) {
             hak_span_free(h, s);
         } else if (b) {
             void *last = b, *next;
             uint32_t n = 1;
             while ((next = hak_link_get(s, last)) != NULL) {
-                if (s->secret && !link_in_span(s, next)) { link_corrupt(s, last); break; }
+                if (!link_in_span(s, next)) { link_corrupt(s, last); break; }
                 last = next;
                 n++;
             }
@@ -150,7 +150,7 @@ bool hak_heap_refill(hak_heap_t *h, unsigned cls) {
         while (n < want && s->free) {
             void *b = s->free;
             s->free = hak_link_get(s, b);
-            if (s->secret && s->free && !link_in_span(s, s->free)) { link_corrupt(s, b); s->free = NULL; }
+            if (s->free && !link_in_span(s, s->free)) { link_corrupt(s, b); s->free = NULL; }
             c->base[n++] = b;
             got++;
         }
@@ -161,7 +161,7 @@ bool hak_heap_refill(hak_heap_t *h, unsigned cls) {
             uint8_t *p = s->data + (size_t)(s->carved + k) * s->block_size;
             for (uint32_t i = 0; i < k; i++) { p -= s->block_size; c->base[n++] = p; }
             if (hak_secure_on()) hak_secure_shuffle(&c->base[n - k], k);
-            s->carved += k;
+            __atomic_store_n(&s->carved, s->carved + k, __ATOMIC_RELAXED);   /* read by other threads' checks */
             got += k;
         }
         s->used += got;
@@ -178,7 +178,7 @@ bool hak_heap_refill(hak_heap_t *h, unsigned cls) {
  * once) any that is not a block start of a small span, and any that is in
  * the cache twice (a double free).  An open-addressing set on the stack
  * makes the duplicate check linear in the cache size. */
-static void cache_check(hak_cache_t *c) {
+static void cache_check(hak_heap_t *h, hak_cache_t *c) {
     enum { SET = 256 };   /* > twice the largest cache */
     uintptr_t set[SET];
     memset(set, 0, sizeof set);
@@ -199,7 +199,7 @@ static void cache_check(hak_cache_t *c) {
             if (set[k] == key) { dup = true; break; }
             k = (k + 1) % SET;
         }
-        if (dup || b == s->free) {
+        if (dup || (r->owner == h && b == s->free)) {
             hak_heap_error(HAK_ERR_DOUBLE_FREE, b, "block freed twice (found when the thread cache flushed); ignored", (uint64_t)-1, true);
             continue;
         }
@@ -212,7 +212,7 @@ static void cache_check(hak_cache_t *c) {
 void hak_heap_flush(hak_heap_t *h, unsigned cls, uint32_t keep) {
     hak_cache_t *c = &h->front[cls];
     if (hak_cache_count(c) <= keep) return;
-    cache_check(c);
+    cache_check(h, c);
     if (hak_cache_count(c) <= keep) return;
     uint32_t m = hak_cache_count(c) - keep;
     /* Consecutive blocks of one foreign span go back as one chain: one

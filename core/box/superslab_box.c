@@ -125,9 +125,10 @@ static void region_release(hak_heap_t *h, hak_region_t *r) {
         r = NULL;
         if (hak_release.delay_ns) pool_purge_locked(now, 2, false);
     }
+    unsigned count = pool_count;
     pthread_mutex_unlock(&pool_lock);
     if (r) {
-        hak_verbose_event("superslab pool full, superslab unmapped; pool count", pool_count);
+        hak_verbose_event("superslab pool full, superslab unmapped; pool count", count);
         hak_segmap_clear((uintptr_t)r, HAK_SEGMENT_SIZE);
         hak_os_unmap(r, HAK_SEGMENT_SIZE);
         atomic_fetch_add_explicit(&ss_mapped, (uint64_t)-1, memory_order_relaxed);
@@ -193,7 +194,7 @@ static void span_claim(hak_region_t *r, unsigned start, unsigned n, uint8_t kind
     s->free = NULL;
     s->secret = hak_secure_on() ? hak_secure_random() : 0;
     s->in_avail = 0;
-    s->carved = 0;
+    __atomic_store_n(&s->carved, 0, __ATOMIC_RELAXED);
     s->used = 0;
     s->next = s->prev = NULL;
     s->notify_next = NULL;
@@ -227,7 +228,7 @@ hak_span_t *hak_span_new_large(hak_heap_t *h, unsigned nslabs) {
     s->cls = 0;
     s->block_size = (uint32_t)(nslabs << HAK_SLAB_SHIFT);
     s->capacity = 1;
-    s->carved = 1;
+    __atomic_store_n(&s->carved, 1, __ATOMIC_RELAXED);
     s->used = 1;
     return s;
 }
@@ -291,7 +292,7 @@ bool hak_span_is_block_start(const hak_span_t *s, const void *p) {
     if (q < s->data) return false;
     size_t off = (size_t)(q - s->data);
     if (off % s->block_size) return false;
-    return off / s->block_size < s->carved;
+    return off / s->block_size < __atomic_load_n(&s->carved, __ATOMIC_RELAXED);
 }
 
 void hak_superslab_fork_prepare(void) { pthread_mutex_lock(&pool_lock); }
