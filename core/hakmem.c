@@ -27,18 +27,21 @@
 
 /* Blocks above the small classes; *fresh says the memory came zeroed from the OS. */
 static void *alloc_big(size_t n, size_t align, bool *fresh) {
+    int saved = errno;
     if (n <= HAK_LARGE_MAX && align <= HAK_SLAB_SIZE) {
         hak_heap_t *h = hak_heap_get();
         if (!h) goto oom;
         void *p = hak_heap_large_alloc(h, n, fresh);
         if (!p) goto oom;
         if (hak_stats_on()) { hak_stats_big(false, true); hak_stats_bytes((int64_t)hak_usable_size(p)); }
+        errno = saved;
         return p;
     }
     if (n > (size_t)PTRDIFF_MAX) goto oom;
     void *p = hak_huge_alloc(n, align, fresh);
     if (!p) goto oom;
     if (hak_stats_on()) { hak_stats_big(true, true); hak_stats_bytes((int64_t)hak_usable_size(p)); }
+    errno = saved;
     return p;
 oom:
     errno = ENOMEM;
@@ -47,11 +50,13 @@ oom:
 
 /* A block of class cls from the calling thread's cache, refilling it. */
 static void *alloc_class(unsigned cls) {
+    int saved = errno;   /* a refill may fail one mapping and still succeed */
     hak_heap_t *h = hak_heap_get();
     if (HAK_UNLIKELY(!h)) goto oom;
     hak_cache_t *c = &h->front[cls];
     bool hit = c->top != c->base;
     if (!hit && !hak_heap_refill(h, cls)) goto oom;
+    errno = saved;
     if (hak_stats_on()) {
         h->cstats[cls].allocs++;
         if (hit) h->cstats[cls].hits++; else h->cstats[cls].misses++;
@@ -210,6 +215,7 @@ size_t hak_usable_size(const void *p) {
     if (HAK_UNLIKELY(hak_guard_on())) return hak_guard_usable(p);
     bool foreign, invalid;
     size_t n = hak_usable_raw(p, &foreign, &invalid);
+    if (n && !hak_is_block_start(p)) { n = 0; invalid = true; }   /* interior pointer */
     if (foreign) hak_report_bad_pointer(HAK_BAD_USABLE_FOREIGN, p);
     if (invalid) hak_report_bad_pointer(HAK_BAD_USABLE_INVALID, p);
     return n;

@@ -160,6 +160,10 @@ bool hak_heap_refill(hak_heap_t *h, unsigned cls) {
             /* Carve top-down so the lowest address is popped first. */
             uint8_t *p = s->data + (size_t)(s->carved + k) * s->block_size;
             for (uint32_t i = 0; i < k; i++) { p -= s->block_size; c->base[n++] = p; }
+            /* Debug box: a carved block must not carry a freed mark from the
+             * memory's earlier life (its junk is not this block's). */
+            if (hak_guard_on())
+                for (uint32_t i = 0; i < k; i++) memset((uint8_t *)c->base[n - 1 - i] + s->block_size - 8, 0, 8);
             if (hak_secure_on()) hak_secure_shuffle(&c->base[n - k], k);
             __atomic_store_n(&s->carved, s->carved + k, __ATOMIC_RELAXED);   /* read by other threads' checks */
             got += k;
@@ -259,6 +263,7 @@ void *hak_heap_large_alloc(hak_heap_t *h, size_t size, bool *fresh) {
     hak_span_t *s = hak_span_new_large(h, n);
     if (!s) return NULL;
     atomic_fetch_add_explicit(&hak_large_bytes, s->block_size, memory_order_relaxed);
+    if (hak_guard_on()) memset(s->data + s->block_size - 8, 0, 8);   /* see the carve loop */
     *fresh = s->fresh;
     return s->data;
 }

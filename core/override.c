@@ -47,7 +47,8 @@ API int posix_memalign(void **out, size_t align, size_t size) {
     if (align < sizeof(void *) || (align & (align - 1))) return EINVAL;
     int saved = errno;
     void *p = hak_aligned_alloc(align, size);
-    if (!p) { errno = saved; return ENOMEM; }
+    errno = saved;   /* posix_memalign reports through its result, not errno */
+    if (!p) return ENOMEM;
     *out = p;
     return 0;
 }

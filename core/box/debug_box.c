@@ -64,16 +64,38 @@ void hak_heap_error(hak_heap_error_t kind, const void *p, const char *detail, ui
 
 /* ---- the trailer ---- */
 
-static uint64_t canary_of(const void *p) { return guard_key ^ (uintptr_t)p; }
-static uint64_t freed_mark(void) { return guard_key ^ 0xF4EEDF4EEDF4EEDFull; }
-
 static void put64(void *at, uint64_t v) { memcpy(at, &v, sizeof v); }
 static uint64_t get64(const void *at) { uint64_t v; memcpy(&v, at, sizeof v); return v; }
+
+static uint64_t canary_of(const void *p) { return guard_key ^ (uintptr_t)p; }
+/* The freed mark names the block size too, so a mark left by a block of
+ * another size (the span was emptied and re-carved) never matches. */
+static uint64_t freed_mark(size_t u) { return guard_key ^ 0xF4EEDF4EEDF4EEDFull ^ (uint64_t)u; }
+
+
+/* Junk fill: whole blocks up to 64 KiB; of bigger ones only the first and
+ * last page (filling a 1 GiB block would make it all resident). */
+static void junk(void *p, size_t len, int byte) {
+    if (len <= 65536) { memset(p, byte, len); return; }
+    memset(p, byte, HAK_PAGE);
+    memset((uint8_t *)p + len - HAK_PAGE, byte, HAK_PAGE);
+}
+
+/* A block freed under DEBUG comes back: its freed junk must be intact
+ * (bytes 0-7 hold the free-list link). */
+static void check_freed_junk(const uint8_t *p, size_t u) {
+    for (size_t i = 8; i < u - 8; i++)
+        if (p[i] != JUNK_FREED) {
+            hak_heap_error(HAK_ERR_CORRUPTION, p, "freed block written after free; offset", i, false);
+            return;
+        }
+}
 
 static void *arm(void *p, size_t n, bool zero, bool fresh) {
     bool foreign, invalid;
     size_t u = hak_usable_raw(p, &foreign, &invalid);
-    if (hak_junk_gate && !zero) memset(p, JUNK_NEW, n);
+    if (hak_junk_gate && u <= 65536 && get64((uint8_t *)p + u - 8) == freed_mark(u)) check_freed_junk(p, u);
+    if (hak_junk_gate && !zero) junk(p, n, JUNK_NEW);
     if (zero && !fresh) memset(p, 0, n);
     put64((uint8_t *)p + n, canary_of(p));
     put64((uint8_t *)p + u - 8, (uint64_t)n ^ guard_key);
@@ -102,7 +124,7 @@ static int64_t check_block(const void *p, const char *op) {
     bool foreign, invalid;
     size_t u = hak_usable_raw(p, &foreign, &invalid);
     uint64_t word = get64((const uint8_t *)p + u - 8);
-    if (word == freed_mark()) {
+    if (word == freed_mark(u)) {
         hak_heap_error(HAK_ERR_DOUBLE_FREE, p, "block already freed; block bytes", u, false);
         return -1;
     }
@@ -125,8 +147,8 @@ void hak_guard_free(void *p) {
     bool foreign, invalid;
     size_t u = hak_usable_raw(p, &foreign, &invalid);
     hak_region_t *r = hak_segmap_region(p);
-    if (hak_junk_gate && r->kind != HAK_REGION_HUGE) memset(p, JUNK_FREED, u - 8);
-    put64((uint8_t *)p + u - 8, freed_mark());
+    if (hak_junk_gate && r->kind != HAK_REGION_HUGE) junk(p, u - 8, JUNK_FREED);
+    put64((uint8_t *)p + u - 8, freed_mark(u));
     hak_free_raw(p);
     errno = saved;
 }

@@ -21,7 +21,7 @@ static bool os_injected_failure(void) {
 static void *os_mmap(void *hint, size_t size) {
     if (os_injected_failure()) return NULL;
     atomic_fetch_add_explicit(&hak_os.mmap, 1, memory_order_relaxed);
-    void *p = mmap(hint, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    void *p = mmap(hint, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) return NULL;
     atomic_fetch_add_explicit(&hak_os.bytes_mapped, size, memory_order_relaxed);
     return p;
