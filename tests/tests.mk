@@ -1,8 +1,10 @@
 # tests/tests.mk — test rules, included by the top-level Makefile.
 #
 #   make test        install cmocka if missing, build the library and every
-#                    test, run them all (scripts/run_tests.sh, which ends with
-#                    "N passed, N failed"), then bench-smoke
+#                    test; run bench-smoke, the install tests
+#                    (scripts/test_install.sh), then every test binary and the
+#                    real programs (scripts/run_tests.sh, whose last line is
+#                    "N passed, N failed")
 #   make test-core   the fast subset: unit tests and the single-threaded API
 #                    tests, no real programs, no bench-smoke
 #
@@ -51,8 +53,9 @@ test-build: $(BUILD)/libhakmem.so $(BUILD)/libhakmem.a $(TEST_BINS)
 # Run the tests even if some fail, then bench-smoke; fail if either failed.
 test: ensure-cmocka $(BUILD)/libhakmem.so $(BUILD)/libhakmem.a $(TEST_BINS)
 	@rc=0; \
-	BUILD='$(BUILD)' scripts/run_tests.sh || rc=1; \
 	$(MAKE) --no-print-directory bench-smoke || rc=1; \
+	BUILD='$(BUILD)' scripts/test_install.sh || rc=1; \
+	BUILD='$(BUILD)' scripts/run_tests.sh || rc=1; \
 	exit $$rc
 
 test-core: ensure-cmocka $(BUILD)/libhakmem.so $(BUILD)/libhakmem.a $(TEST_CORE_BINS)
