@@ -235,6 +235,7 @@ void *hak_realloc(void *p, size_t n) {
     if (n == 0) { hak_front_free(p); return NULL; }
     bool foreign, invalid;
     size_t old = hak_usable_raw(p, &foreign, &invalid);
+    if (!foreign && !invalid && !hak_is_block_start(p)) invalid = true;   /* interior pointer: never copy from it */
     if (foreign || invalid) {
         hak_report_bad_pointer(foreign ? HAK_BAD_REALLOC_FOREIGN : HAK_BAD_REALLOC_INVALID, p);
         errno = ENOMEM;

@@ -165,7 +165,8 @@ void *hak_guard_realloc(void *p, size_t n) {
 }
 
 size_t hak_guard_usable(const void *p) {
-    if (!hak_segmap_region(p) || !hak_is_block_start(p)) return hak_usable_raw(p, &(bool){0}, &(bool){0});
+    if (!hak_segmap_region(p)) { hak_report_bad_pointer(HAK_BAD_USABLE_FOREIGN, p); return 0; }
+    if (!hak_is_block_start(p)) { hak_report_bad_pointer(HAK_BAD_USABLE_INVALID, p); return 0; }
     bool foreign, invalid;
     size_t u = hak_usable_raw(p, &foreign, &invalid);
     uint64_t n = get64((const uint8_t *)p + u - 8) ^ guard_key;
