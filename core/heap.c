@@ -11,6 +11,7 @@
 #include "box/verbose_box.h"
 #include "box/superslab_box.h"
 #include "front/size_class.h"
+#include "huge.h"
 
 __thread hak_cache_t *hak_tls_front HAK_TLS = hak_empty_front;
 __thread hak_heap_t *hak_tls_heap HAK_TLS;
@@ -139,6 +140,7 @@ static void heap_visit(hak_heap_t *o) {
 bool hak_heap_refill(hak_heap_t *h, unsigned cls) {
     if (atomic_load_explicit(&h->notify, memory_order_relaxed)) hak_heap_drain(h);
     if (h->purge_pending) hak_superslab_purge(h, false);
+    hak_huge_cache_tick();
     hak_cache_t *c = &h->front[cls];
     uint32_t want = hak_classes[cls].batch, n = hak_cache_count(c), had = n;
     if (want > hak_cache_cap(c) - n) want = hak_cache_cap(c) - n;

@@ -70,6 +70,13 @@ static void cache_expire(bool force) {
     }
 }
 
+void hak_huge_cache_tick(void) {
+    static _Atomic unsigned ticks;
+    if (!atomic_load_explicit(&cache_count, memory_order_relaxed)) return;
+    /* one look at the clock per 64 slow-path calls */
+    if ((atomic_fetch_add_explicit(&ticks, 1, memory_order_relaxed) & 63) == 0) cache_expire(false);
+}
+
 size_t hak_huge_cache_trim(void) {
     pthread_mutex_lock(&cache_lock);
     size_t before = cache_bytes;

@@ -16,6 +16,10 @@ HAK_HIDDEN void *hak_huge_alloc(size_t size, size_t align, bool *fresh);
 HAK_HIDDEN void hak_huge_fork_prepare(void);
 HAK_HIDDEN void hak_huge_fork_parent(void);
 HAK_HIDDEN void hak_huge_fork_child(void);
+/* Unmap cached huge mappings whose purge delay has passed; cheap when the
+ * cache is empty (an atomic load).  Called from the heaps' slow paths so
+ * that a program that stops using huge blocks still gets them back. */
+HAK_HIDDEN void hak_huge_cache_tick(void);
 /* Unmap every cached huge mapping (malloc_trim); bytes released. */
 HAK_HIDDEN size_t hak_huge_cache_trim(void);
 /* Usable bytes of every live huge block (always counted). */
