@@ -26,14 +26,15 @@
  *
  * Every block carries a pattern derived from its address, size and a
  * per-allocation tag: its first 256 bytes, one word per 4 KiB page, and its
- * last word.  The pattern is checked before every free; a mismatch prints
+ * last 8 bytes.  The pattern is checked before every free; a mismatch prints
  * the slot and exits with status 2.  A NULL from malloc exits 2 too.
  *
  * Output: CSV on stdout, a header and one row per epoch
  *   epoch,ops_per_s,rss_kib,os_calls,ops
  * epoch from 1; ops and os_calls are counted within the epoch (not
- * cumulative); ops_per_s = ops / the epoch's measured length; rss_kib from
- * /proc/self/statm at the epoch's end; os_calls = mmap + munmap + madvise +
+ * cumulative); ops_per_s = ops / the epoch's measured length; rss_kib is
+ * the mean of 10 samples of /proc/self/statm spread evenly over the epoch
+ * (the last at its end); os_calls = mmap + munmap + madvise +
  * mremap calls from hakmem's counters (hak_stats_get, found with dlsym when
  * hakmem is loaded), else -1.  On stderr at the end: one result line in the
  * usual bench= format (malloc= names the allocator actually mapped).
@@ -70,7 +71,7 @@ typedef struct {
 
 /* Single-producer single-consumer ring: the previous thread pushes, this
  * thread pops and frees. */
-#define RING 4096
+#define RING 256   /* bounds the bytes in flight between threads */
 typedef struct {
     _Alignas(64) _Atomic uint32_t head; /* written by the consumer */
     _Alignas(64) _Atomic uint32_t tail; /* written by the producer */
@@ -103,13 +104,14 @@ static inline uint64_t pat_word(const void *p, size_t size, uint64_t tag, size_t
 }
 
 /* Offsets of the pattern words: every word of the first 256 bytes, one per
- * page after that, and the last whole word. */
+ * page after that, and the last 8 bytes (unaligned: memcpy); no two overlap. */
 #define PAT_FOREACH(size, off, BODY)                                          \
     do {                                                                      \
-        size_t lim_ = (size) < 256 ? (size) & ~(size_t)7 : 256;               \
-        for (size_t off = 0; off < lim_; off += 8) { BODY; }                  \
-        for (size_t off = 4096; off + 8 <= (size); off += 4096) { BODY; }     \
-        if ((size) >= 8) { size_t off = ((size) - 8) & ~(size_t)7; BODY; }   \
+        size_t end_ = (size) >= 8 ? (size) - 8 : 0; /* the last word's */     \
+        size_t lim_ = end_ < 256 ? end_ : 256;                                \
+        for (size_t off = 0; off + 8 <= lim_; off += 8) { BODY; }             \
+        for (size_t off = 4096; off + 8 <= end_; off += 4096) { BODY; }       \
+        if ((size) >= 8) { size_t off = end_; BODY; }                         \
     } while (0)
 
 static void pat_fill(block *b)
@@ -233,6 +235,8 @@ static void *run_worker(void *arg)
 
 /* ---- the main thread -------------------------------------------------- */
 
+#define RSS_SAMPLES 10
+
 static int (*stats_get)(hak_stats_t *);
 
 static int64_t os_calls(void)
@@ -311,14 +315,26 @@ int main(int argc, char **argv)
     double t0 = bench_now(), tprev = t0;
     uint64_t prev_ops = 0, total_ops = 0;
     int64_t prev_calls = os_calls(), calls0 = prev_calls;
+    /* RSS is sampled RSS_SAMPLES times per epoch (at its end and evenly
+     * before) and averaged: one sample would catch whatever was in flight. */
     for (unsigned e = 1; e <= nepochs; e++) {
-        sleep_until(t0 + e * opt_epoch);
+        double rss_sum = 0;
+        int rss_n = 0;
+        for (int k = RSS_SAMPLES - 1; k >= 0; k--) {
+            sleep_until(t0 + e * opt_epoch - k * opt_epoch / RSS_SAMPLES);
+            if (k == 0)
+                break;
+            long v = bench_cur_rss_kib();
+            if (v >= 0) { rss_sum += (double)v; rss_n++; }
+        }
         uint64_t ops = 0;
         for (unsigned i = 0; i < opt_threads; i++)
             ops += atomic_load_explicit(&ws[i].ops, memory_order_relaxed);
         double now = bench_now();
         int64_t calls = os_calls();
-        long rss = bench_cur_rss_kib();
+        long v = bench_cur_rss_kib();
+        if (v >= 0) { rss_sum += (double)v; rss_n++; }
+        long rss = rss_n ? (long)(rss_sum / rss_n + 0.5) : -1;
         uint64_t d = ops - prev_ops;
         printf("%u,%.0f,%ld,%" PRId64 ",%" PRIu64 "\n", e, (double)d / (now - tprev), rss,
                calls < 0 ? (int64_t)-1 : calls - prev_calls, d);

@@ -2,7 +2,8 @@
 """analyze_soak.py — judge a soak run's CSV (from bench_soak / scripts/soak.sh).
 
     scripts/analyze_soak.py CSV [--warmup-epochs N] [--max-drift PCT]
-                            [--max-cv PCT] [--max-calls-per-op X] [--quiet]
+                            [--max-cv PCT] [--max-calls-per-op X]
+                            [--drift-metric fit|endpoints|both] [--quiet]
 
 The CSV has a header and one row per epoch: epoch,ops_per_s,rss_kib,os_calls,ops
 (ops and os_calls counted within the epoch; os_calls -1 when the allocator
@@ -18,7 +19,13 @@ Reported, over the epochs after warm-up:
   os calls        total OS calls / total ops
 
 Checks (only those asked for; each prints one PASS/FAIL/SKIP line):
-  --max-drift PCT         both drift measures <= PCT (shrinking always passes)
+  --max-drift PCT         RSS growth <= PCT, measured by --drift-metric:
+                          fit (default: the linear fit, which one noisy epoch
+                          cannot swing), endpoints (last vs first epoch),
+                          both, or fit-lower (the lower end of the fit's 95 %
+                          confidence interval: fails only when growth above
+                          PCT is beyond the noise; for short CI runs);
+                          shrinking always passes
   --max-cv PCT            throughput CV <= PCT
   --max-calls-per-op X    OS calls per op <= X (SKIP when there are no counters)
 
@@ -73,15 +80,31 @@ def percentile(sorted_vals, p):
 
 
 def linear_fit(xs, ys):
-    """Slope and intercept of the least-squares line."""
+    """Slope, intercept and the slope's standard error of the least-squares line."""
     n = len(xs)
     mx = sum(xs) / n
     my = sum(ys) / n
     sxx = sum((x - mx) ** 2 for x in xs)
     if sxx == 0:
-        return 0.0, my
+        return 0.0, my, 0.0
     slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sxx
-    return slope, my - slope * mx
+    icept = my - slope * mx
+    if n <= 2:
+        return slope, icept, float("inf")
+    rss = sum((y - (icept + slope * x)) ** 2 for x, y in zip(xs, ys))
+    return slope, icept, math.sqrt(rss / (n - 2) / sxx)
+
+
+# Two-sided 95 % Student t quantiles by degrees of freedom.
+T95 = {1: 12.71, 2: 4.30, 3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36, 8: 2.31, 9: 2.26,
+       10: 2.23, 12: 2.18, 15: 2.13, 20: 2.09, 30: 2.04, 60: 2.00}
+
+
+def t95(dof):
+    for d in sorted(T95):
+        if dof <= d:
+            return T95[d]
+    return 1.96
 
 
 def analyze(rows, warmup):
@@ -97,10 +120,13 @@ def analyze(rows, warmup):
     res["drift_pct"] = (rss[-1] - rss[0]) / rss[0] * 100.0 if rss[0] > 0 else float("nan")
     if len(post) >= 2:
         xs = [r["epoch"] for r in post]
-        slope, _ = linear_fit(xs, rss)
-        res["fit_drift_pct"] = slope * (xs[-1] - xs[0]) / res["rss_mean_kib"] * 100.0
+        slope, _, se = linear_fit(xs, rss)
+        scale = (xs[-1] - xs[0]) / res["rss_mean_kib"] * 100.0
+        res["fit_drift_pct"] = slope * scale
+        res["fit_drift_ci_pct"] = t95(len(xs) - 2) * se * scale if len(xs) > 2 else float("inf")
     else:
         res["fit_drift_pct"] = 0.0
+        res["fit_drift_ci_pct"] = float("inf")
     mean = sum(ops_s) / len(ops_s)
     sd = math.sqrt(sum((v - mean) ** 2 for v in ops_s) / (len(ops_s) - 1)) if len(ops_s) > 1 else 0.0
     res["ops_mean"] = mean
@@ -126,6 +152,8 @@ def main():
     ap.add_argument("--warmup-epochs", type=int, default=None,
                     help="epochs to leave out at the start (default: a tenth, at least 1)")
     ap.add_argument("--max-drift", type=float, default=None, metavar="PCT")
+    ap.add_argument("--drift-metric", choices=("fit", "endpoints", "both", "fit-lower"), default="fit",
+                    help="which drift measure --max-drift judges (default: fit)")
     ap.add_argument("--max-cv", type=float, default=None, metavar="PCT")
     ap.add_argument("--max-calls-per-op", type=float, default=None, metavar="X")
     ap.add_argument("--quiet", action="store_true", help="print only the check lines")
@@ -146,7 +174,8 @@ def main():
         print(f"epochs      {r['epochs']} ({r['warmup']} warm-up, {r['used']} analysed)")
         print(f"rss_kib     first {r['rss_first_kib']:.0f}  last {r['rss_last_kib']:.0f}  "
               f"min {r['rss_min_kib']:.0f}  max {r['rss_max_kib']:.0f}  mean {r['rss_mean_kib']:.0f}")
-        print(f"rss_drift   last-vs-first {r['drift_pct']:+.2f}%  linear-fit {r['fit_drift_pct']:+.2f}% over the run")
+        print(f"rss_drift   last-vs-first {r['drift_pct']:+.2f}%  linear-fit {r['fit_drift_pct']:+.2f}% "
+              f"(95% CI ±{r['fit_drift_ci_pct']:.2f}%) over the run")
         print(f"ops_per_s   mean {r['ops_mean']:.0f}  cv {r['cv_pct']:.2f}%  "
               f"p50 {r['p50']:.0f}  p90 {r['p90']:.0f}  p99 {r['p99']:.0f}  min {r['ops_min']:.0f}")
         if r["calls_per_op"] is None:
@@ -164,9 +193,12 @@ def main():
         print(f"{word} {name}: {detail}")
 
     if a.max_drift is not None:
-        worst = max(r["drift_pct"], r["fit_drift_pct"])
-        check("rss_drift", worst <= a.max_drift,
-              f"last-vs-first {r['drift_pct']:+.2f}%, linear-fit {r['fit_drift_pct']:+.2f}% (max {a.max_drift:g}%)")
+        judged = {"fit": [r["fit_drift_pct"]], "endpoints": [r["drift_pct"]],
+                  "both": [r["fit_drift_pct"], r["drift_pct"]],
+                  "fit-lower": [r["fit_drift_pct"] - r["fit_drift_ci_pct"]]}[a.drift_metric]
+        check("rss_drift", max(judged) <= a.max_drift,
+              f"linear-fit {r['fit_drift_pct']:+.2f}% ±{r['fit_drift_ci_pct']:.2f}%, "
+              f"last-vs-first {r['drift_pct']:+.2f}% (max {a.max_drift:g}%, judged on {a.drift_metric})")
     if a.max_cv is not None:
         check("throughput_cv", r["cv_pct"] <= a.max_cv, f"{r['cv_pct']:.2f}% (max {a.max_cv:g}%)")
     if a.max_calls_per_op is not None:

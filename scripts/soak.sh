@@ -6,7 +6,7 @@
 #                   [--allocator hakmem|glibc|mimalloc|jemalloc|tcmalloc]
 #                   [--out FILE.csv] [--check] [--warmup-epochs N]
 #                   [--max-drift PCT] [--max-cv PCT] [--max-calls-per-op X]
-#                   [-- BENCH_SOAK_ARGS...]
+#                   [--drift-metric fit|endpoints|both] [-- BENCH_SOAK_ARGS...]
 #
 # Defaults: --duration 600 --epoch 5 --allocator hakmem, the library's own
 # profile (SPEED) unless --profile is given; --out
@@ -20,15 +20,16 @@
 # The CSV (epoch,ops_per_s,rss_kib,os_calls,ops) is written as the run goes;
 # the run's summary line goes to stderr.  --check runs analyze_soak.py with
 # the issue's targets unless overridden: --max-drift 1 --max-cv 2
-# --max-calls-per-op 1e-7 (warm-up: analyze_soak.py's default unless
-# --warmup-epochs).  Exit status: non-zero if the run fails (corruption, a
+# --max-calls-per-op 1e-7 (warm-up and drift metric: analyze_soak.py's
+# defaults, a tenth of the epochs and the linear fit, unless given).  Exit status: non-zero if the run fails (corruption, a
 # NULL from malloc, the wrong allocator loaded) or, with --check, a check
 # fails.
 set -uo pipefail
+# shellcheck source=scripts/bench_lib.sh
 source "$(dirname "$0")/bench_lib.sh"
 
-duration=600 epoch=5 profile= alloc=hakmem out= check=0
-warmup= max_drift=1 max_cv=2 max_calls=1e-7
+duration=600 epoch=5 profile='' alloc=hakmem out='' check=0
+warmup='' max_drift=1 max_cv=2 max_calls=1e-7 metric=''
 bench_args=()
 while [ $# -gt 0 ]; do
     case $1 in
@@ -42,6 +43,7 @@ while [ $# -gt 0 ]; do
         --max-drift) max_drift=${2:?}; shift 2 ;;
         --max-cv) max_cv=${2:?}; shift 2 ;;
         --max-calls-per-op) max_calls=${2:?}; shift 2 ;;
+        --drift-metric) metric=${2:?}; shift 2 ;;
         --) shift; bench_args=("$@"); break ;;
         -h|--help) bench_help; exit 0 ;;
         *) bench_die "unknown argument '$1' (--help)" ;;
@@ -89,4 +91,5 @@ fi
 [ $check -eq 1 ] || exit 0
 args=("$out" --max-drift "$max_drift" --max-cv "$max_cv" --max-calls-per-op "$max_calls")
 [ -n "$warmup" ] && args+=(--warmup-epochs "$warmup")
+[ -n "$metric" ] && args+=(--drift-metric "$metric")
 python3 "$BENCH_ROOT/scripts/analyze_soak.py" "${args[@]}"

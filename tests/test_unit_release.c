@@ -1,0 +1,581 @@
+/* Unit: the release policy (core/box/release_box.h, superslab_box.c).
+ *
+ * - lifecycle: slabs, superslabs and huge mappings come and go, and the
+ *   accounting follows: after free-all plus trim, the superslabs mapped and
+ *   the bytes mapped are back near where they started (in every profile);
+ * - decommit modes (mem-lean, no purge delay): OFF keeps freed pages
+ *   resident; DONTNEED drops them from RSS at once; FREE marks them lazily
+ *   freeable — on this kernel they stay in RSS until memory pressure, so
+ *   only the LazyFree count of /proc/self/smaps_rollup is asserted;
+ * - purge delay (LEAN's DONTNEED with a 200 ms delay): freed spans inside
+ *   live superslabs stay resident before the delay and go once the
+ *   allocator's slow path runs after it; emptied superslabs beyond the
+ *   pool's hot few go at once, the hot ones after the delay, on any slow
+ *   path; a freed huge block is reused within the delay and given back
+ *   after it, on any slow path;
+ * - budget: 8 threads allocate and free a few MiB each; while they run and
+ *   after they exit, the empty superslabs kept mapped stay within the target.
+ *
+ * The configuration is read once at init, so each case runs in a child:
+ * the test re-executes /proc/self/exe with the case's HAKMEM_* variables
+ * (any others from the environment are dropped) and "--case NAME".
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "box/release_box.h"
+#include "box/superslab_box.h"
+#include "front/size_class.h"
+#include "hakmem.h"
+#include "heap.h"
+
+#define MiB ((size_t)1 << 20)
+#define KiB ((size_t)1 << 10)
+
+/* Keeps the compiler from eliding a malloc/free pair. */
+static void *volatile sink;
+
+/* ---- probes ---------------------------------------------------------- */
+
+static long rss_kib(void) {
+    char buf[128];
+    int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return -1;
+    buf[n] = 0;
+    long size, res;
+    if (sscanf(buf, "%ld %ld", &size, &res) != 2) return -1;
+    return res * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+/* LazyFree KiB of the whole process, or -1 when the kernel does not say. */
+static long lazyfree_kib(void) {
+    char buf[4096];
+    int fd = open("/proc/self/smaps_rollup", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return -1;
+    buf[n] = 0;
+    const char *l = strstr(buf, "\nLazyFree:");
+    long v;
+    return l && sscanf(l + 1, "LazyFree: %ld", &v) == 1 ? v : -1;
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void sleep_ms(int ms) {
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0) {}
+}
+
+static hak_stats_t stats(void) {
+    hak_stats_t s;
+    assert_int_equal(hak_stats_get(&s), 0);
+    return s;
+}
+
+static uint64_t pooled_superslabs(void) {
+    uint64_t mapped, released, pooled;
+    hak_superslab_counts(&mapped, &released, &pooled);
+    return pooled;
+}
+
+static void touch(void *p, size_t n, int v) {
+    for (size_t i = 0; i < n; i += 4096) ((volatile unsigned char *)p)[i] = (unsigned char)v;
+    ((volatile unsigned char *)p)[n - 1] = (unsigned char)v;
+}
+
+/* A tiny class's slow paths: a burst of one class past its cache (refill,
+ * then flush), in spans the heap already has after the first call. */
+static void run_tiny_slow_paths(void) {
+    enum { N = 600 };
+    static void *v[N];
+    for (int i = 0; i < N; i++) { v[i] = malloc(700); assert_non_null(v[i]); sink = v[i]; }
+    for (int i = 0; i < N; i++) free(v[i]);
+}
+
+/* The allocator's slow paths as a program would run them: a large block
+ * (span allocation and free) and the tiny burst. */
+static void run_slow_paths(void) {
+    void *p = malloc(300 * KiB);
+    assert_non_null(p);
+    touch(p, 300 * KiB, 1);
+    sink = p;
+    free(p);
+    run_tiny_slow_paths();
+}
+
+/* ---- a set of large blocks spread over many superslabs ---------------- */
+
+enum { BIG_N = 160 };
+#define BIG_SIZE (256 * KiB)
+static void *big[BIG_N];
+static void *keep[BIG_N];   /* one block per superslab */
+static int nkeep;
+
+static void big_alloc(void) {
+    for (int i = 0; i < BIG_N; i++) {
+        big[i] = malloc(BIG_SIZE);
+        assert_non_null(big[i]);
+        memset(big[i], 0x5a, BIG_SIZE);
+    }
+}
+
+/* Free every block except the first one of each superslab; the bytes freed. */
+static size_t big_free_but_one_per_superslab(void) {
+    size_t freed = 0;
+    nkeep = 0;
+    for (int i = 0; i < BIG_N; i++) {
+        bool seen = false;
+        for (int j = 0; j < nkeep; j++) seen |= hak_region_of(keep[j]) == hak_region_of(big[i]);
+        if (!seen) { keep[nkeep++] = big[i]; continue; }
+        free(big[i]);
+        freed += BIG_SIZE;
+    }
+    return freed;
+}
+
+static size_t big_free_kept(void) {
+    for (int i = 0; i < nkeep; i++) free(keep[i]);
+    return (size_t)nkeep * BIG_SIZE;
+}
+
+/* ---- case: lifecycle and accounting ----------------------------------- */
+
+static uint32_t lcg(uint32_t *s) { return *s = *s * 1664525u + 1013904223u; }
+
+static void case_lifecycle(void **state) {
+    (void)state;
+    hak_trim();
+    hak_stats_t s0 = stats();
+    long rss0 = rss_kib();
+
+    enum { NT = 20000, NS = 2000, NL = 64, N = NT + NS + NL };
+    void **v = calloc(N, sizeof *v);
+    assert_non_null(v);
+    uint32_t seed = 12345;
+    size_t bytes = 0;
+    for (int i = 0; i < N; i++) {
+        uint32_t r = lcg(&seed);
+        size_t n = i < NT ? 16 + r % 1009 : i < NT + NS ? 1025 + r % (31 * 1024) : 64 * KiB + r % (960 * KiB);
+        v[i] = malloc(n);
+        assert_non_null(v[i]);
+        touch(v[i], n, i);
+        bytes += n;
+        /* every block lives in a superslab this thread's heap owns */
+        hak_region_t *r0 = hak_region_of(v[i]);
+        assert_int_equal(r0->magic, HAK_REGION_MAGIC);
+        assert_int_equal(r0->kind, HAK_REGION_SUPERSLAB);
+        assert_ptr_equal(r0->owner, hak_tls_heap);
+        hak_span_t *sp = hak_span_of(r0, v[i]);
+        assert_int_equal(sp->kind, n <= HAK_SMALL_MAX ? HAK_SLAB_SMALL : HAK_SLAB_LARGE);
+        assert_int_equal(r0->free_mask & (1u << sp->head), 0);
+    }
+    hak_stats_t s1 = stats();
+    assert_true(s1.superslabs_mapped >= s0.superslabs_mapped + bytes / HAK_SEGMENT_SIZE);
+    assert_true(s1.bytes_mapped >= s0.bytes_mapped + bytes);
+    assert_true(s1.bytes_in_use >= bytes);
+
+    /* huge blocks: their own mappings, counted in bytes_mapped */
+    size_t hsz[3] = {3 * MiB, 5 * MiB + 123, 9 * MiB};
+    void *h[3];
+    for (int i = 0; i < 3; i++) {
+        h[i] = malloc(hsz[i]);
+        assert_non_null(h[i]);
+        touch(h[i], hsz[i], 7);
+        assert_int_equal(hak_region_of(h[i])->kind, HAK_REGION_HUGE);
+    }
+    hak_stats_t s2 = stats();
+    assert_true(s2.bytes_mapped >= s1.bytes_mapped + hsz[0] + hsz[1] + hsz[2]);
+    assert_int_equal(s2.superslabs_mapped, s1.superslabs_mapped);
+    for (int i = 0; i < 3; i++) free(h[i]);
+
+    /* free everything in scattered order */
+    for (int i = N - 1; i > 0; i--) {
+        int j = (int)(lcg(&seed) % (uint32_t)(i + 1));
+        void *t = v[i]; v[i] = v[j]; v[j] = t;
+    }
+    for (int i = 0; i < N; i++) free(v[i]);
+    free(v);
+
+    assert_int_equal(hak_trim(), 1);
+    int again = hak_trim();   /* nothing left to give back */
+    hak_stats_t s3 = stats();
+    long rss3 = rss_kib();
+    print_message("lifecycle: %zu MiB allocated in %" PRIu64 " superslabs; after trim %" PRIu64
+                  " mapped (%" PRIu64 " before), bytes_mapped %" PRIu64 " KiB (%" PRIu64
+                  " before), retained %" PRIu64 " KiB, RSS %ld KiB (%ld before)\n",
+                  bytes >> 20, s1.superslabs_mapped, s3.superslabs_mapped, s0.superslabs_mapped,
+                  s3.bytes_mapped >> 10, s0.bytes_mapped >> 10, s3.bytes_retained >> 10, rss3, rss0);
+    assert_true(s3.superslabs_released > s0.superslabs_released);
+    assert_true(s3.superslabs_mapped <= s0.superslabs_mapped + 1);
+    assert_int_equal(pooled_superslabs(), 0);
+    assert_true(s3.bytes_mapped <= s0.bytes_mapped + HAK_SEGMENT_SIZE);
+    assert_true(s3.bytes_retained <= s0.bytes_retained + HAK_SEGMENT_SIZE);
+    assert_true(rss3 <= rss0 + 2048);
+    assert_int_equal(again, 0);
+}
+
+/* ---- cases: each decommit mode ---------------------------------------- */
+
+/* Mem-lean, target 64 MiB (so every emptied superslab is pooled, not
+ * unmapped), no purge delay: what happens to freed spans and to pooled
+ * superslabs is the advice alone. */
+static void decommit_case(int advice) {
+    hak_trim();
+    big_alloc();
+    long rss1 = rss_kib(), lazy1 = lazyfree_kib();
+    uint64_t madv1 = stats().os_madvise;
+
+    /* spans freed inside superslabs that stay live */
+    size_t freed = big_free_but_one_per_superslab();
+    long rss2 = rss_kib(), lazy2 = lazyfree_kib();
+    uint64_t madv2 = stats().os_madvise;
+    long drop = rss1 - rss2, want = (long)(freed >> 10);
+    print_message("spans: freed %ld KiB; RSS %ld -> %ld KiB (dropped %ld), LazyFree %ld -> %ld KiB, "
+                  "madvise +%" PRIu64 "\n", want, rss1, rss2, drop, lazy1, lazy2, madv2 - madv1);
+    assert_true(nkeep >= 4);
+    if (advice == 0) {
+        assert_true(drop <= want / 10);
+        assert_int_equal(madv2, madv1);
+    } else if (advice == MADV_DONTNEED) {
+        assert_true(drop >= want * 9 / 10);
+    } else {
+        assert_true(madv2 > madv1);
+        if (lazy1 >= 0) assert_true(lazy2 - lazy1 >= want * 9 / 10);
+    }
+
+    /* the superslabs empty: into the pool */
+    uint64_t pooled0 = pooled_superslabs();
+    size_t freed2 = big_free_kept();
+    long rss3 = rss_kib(), lazy3 = lazyfree_kib();
+    uint64_t madv3 = stats().os_madvise;
+    uint64_t pooled = pooled_superslabs() - pooled0;
+    drop = rss2 - rss3;
+    /* what became resident-and-free now: the kept blocks, plus, when the
+     * spans were not decommitted, everything freed before */
+    want = (long)(freed2 >> 10) + (advice == 0 ? (long)(freed >> 10) : 0);
+    print_message("superslabs: %" PRIu64 " pooled; RSS %ld -> %ld KiB (dropped %ld), LazyFree %ld -> %ld "
+                  "KiB, madvise +%" PRIu64 "\n", pooled, rss2, rss3, drop, lazy2, lazy3, madv3 - madv2);
+    assert_true(pooled >= (uint64_t)nkeep - 1);   /* one may stay with the heap's small spans */
+    if (advice == 0) {
+        assert_true(drop <= (long)(freed2 >> 10) / 10);
+        assert_int_equal(madv3, madv2);
+    } else if (advice == MADV_DONTNEED) {
+        assert_true(drop >= want * 9 / 10);
+    } else {
+        assert_true(madv3 > madv2);
+        if (lazy2 >= 0) assert_true(lazy3 - lazy2 >= want * 9 / 10);
+    }
+
+    /* trim gives everything back whatever the mode */
+    long rss0 = rss1 - (long)((size_t)BIG_N * BIG_SIZE >> 10);
+    assert_int_equal(hak_trim(), 1);
+    long rss4 = rss_kib();
+    print_message("after trim: RSS %ld KiB (about %ld before the blocks)\n", rss4, rss0);
+    assert_int_equal(pooled_superslabs(), 0);
+    assert_true(rss4 <= rss0 + 2048);
+}
+
+static void case_decommit_off(void **state) {
+    (void)state;
+    assert_int_equal(hak_release.advice, 0);
+    decommit_case(0);
+}
+
+static void case_decommit_dontneed(void **state) {
+    (void)state;
+    assert_int_equal(hak_release.advice, MADV_DONTNEED);
+    decommit_case(MADV_DONTNEED);
+}
+
+static void case_decommit_free(void **state) {
+    (void)state;
+    assert_int_equal(hak_release.advice, MADV_FREE);
+    decommit_case(MADV_FREE);
+}
+
+/* ---- case: the purge delay -------------------------------------------- */
+
+/* Run the slow paths until RSS has dropped by want KiB below from, at most
+ * tries times; the drop reached. */
+static long slow_paths_until_drop(long from, long want, int tries) {
+    long drop = 0;
+    for (int i = 0; i < tries && drop < want; i++) {
+        run_slow_paths();
+        drop = from - rss_kib();
+    }
+    return drop;
+}
+
+static void case_purge_delay(void **state) {
+    (void)state;
+    const int delay_ms = 200;
+    assert_int_equal(hak_release.delay_ns, (uint64_t)delay_ms * 1000000u);
+    assert_int_equal(hak_release.advice, MADV_DONTNEED);
+    hak_trim();
+    big_alloc();
+
+    /* freed spans inside live superslabs */
+    long rss1 = rss_kib();
+    double t = now_s();
+    long want = (long)(big_free_but_one_per_superslab() >> 10);
+    for (int i = 0; i < 20; i++) run_slow_paths();
+    long early = rss1 - rss_kib();
+    bool in_time = now_s() - t < delay_ms * 0.75e-3;
+    sleep_ms(delay_ms + 50);
+    long late = slow_paths_until_drop(rss1, want * 9 / 10, 200);
+    print_message("spans: freed %ld KiB; dropped %ld KiB before the delay%s, %ld after it\n", want, early,
+                  in_time ? "" : " (not checked: the machine was too slow)", late);
+    if (in_time) assert_true(early <= want / 10);
+    assert_true(late >= want * 9 / 10);
+
+    /* superslabs emptied into the pool: beyond the pool's few hot ones
+     * (hak_release.pool_hot) they are decommitted as they arrive; the hot
+     * ones keep their pages until the delay is over, then the next slow
+     * path decommits them — here only the tiny class's refills and flushes,
+     * which take no superslab from the pool and give none back */
+    long rss2 = rss_kib();
+    t = now_s();
+    size_t n = (size_t)nkeep;
+    big_free_kept();
+    uint64_t pooled = pooled_superslabs();
+    for (int i = 0; i < 20; i++) run_tiny_slow_paths();
+    early = rss2 - rss_kib();
+    in_time = now_s() - t < delay_ms * 0.75e-3;
+    long kept = (long)(n * (BIG_SIZE >> 10));   /* resident in the superslabs just emptied */
+    uint64_t hot_n = pooled < hak_release.pool_hot ? pooled : hak_release.pool_hot;
+    long hot = (long)(hot_n * (BIG_SIZE >> 10));
+    sleep_ms(delay_ms + 50);
+    late = 0;
+    for (int i = 0; i < 200 && late < (long)pooled * (long)(BIG_SIZE >> 10) - 128; i++) {
+        run_tiny_slow_paths();
+        late = rss2 - rss_kib();
+    }
+    print_message("superslabs: %zu emptied (%ld KiB resident), %" PRIu64 " pooled, %" PRIu64
+                  " hot; dropped %ld KiB before the delay%s, %ld after it\n", n, kept, pooled, hot_n, early,
+                  in_time ? "" : " (not checked: the machine was too slow)", late);
+    /* a superslab or two may stay with the heap: run_slow_paths' small
+     * spans may have been carved in the slabs the first phase freed */
+    assert_true(pooled + 3 >= n);
+    assert_true(early >= (long)(pooled - hot_n) * (long)(BIG_SIZE >> 10) * 9 / 10);
+    if (in_time) assert_true(early <= kept - hot * 9 / 10);
+    /* what went to the pool comes back; a superslab that stayed with the
+     * heap (see above) keeps its pages until its own slabs are purged */
+    assert_true(late >= (long)pooled * (long)(BIG_SIZE >> 10) - 128);
+}
+
+/* A freed huge block: kept for reuse through the purge delay (a new block
+ * of the same size takes it without a system call), then given back once
+ * the delay is over and any slow path runs — not only the next huge one. */
+static void case_huge_purge_delay(void **state) {
+    (void)state;
+    const int delay_ms = 200;
+    const size_t size = 8 * MiB;
+    assert_int_equal(hak_release.delay_ns, (uint64_t)delay_ms * 1000000u);
+    hak_trim();
+    run_slow_paths();   /* their own blocks, resident from now on */
+    hak_stats_t s0 = stats();
+    long rss0 = rss_kib();
+
+    void *p = malloc(size);
+    assert_non_null(p);
+    touch(p, size, 1);
+    free(p);
+    hak_stats_t s1 = stats();
+    p = malloc(size);   /* within the delay: the same mapping again */
+    assert_non_null(p);
+    hak_stats_t s2 = stats();
+    touch(p, size, 2);
+    double t = now_s();
+    free(p);
+    for (int i = 0; i < 20; i++) run_slow_paths();
+    long early = rss_kib() - rss0;
+    bool in_time = now_s() - t < delay_ms * 0.75e-3;
+    sleep_ms(delay_ms + 50);
+    long late = 0;
+    hak_stats_t s3 = stats();
+    for (int i = 0; i < 200; i++) {
+        run_slow_paths();
+        late = rss_kib() - rss0;
+        s3 = stats();
+        if (s3.bytes_mapped <= s0.bytes_mapped + HAK_SEGMENT_SIZE && late < 1024) break;
+    }
+    print_message("huge: %zu MiB; reuse took %" PRIu64 " mmap calls; %ld KiB above start before the delay%s, "
+                  "%ld after it; mapped %" PRIu64 " KiB above start\n", size >> 20, s2.os_mmap - s1.os_mmap, early,
+                  in_time ? "" : " (not checked: the machine was too slow)", late,
+                  (s3.bytes_mapped - s0.bytes_mapped) >> 10);
+    assert_int_equal(s2.os_mmap, s1.os_mmap);
+    if (in_time) assert_true(early >= (long)(size >> 10) * 9 / 10);
+    assert_true(late < 1024);
+    assert_true(s3.bytes_mapped <= s0.bytes_mapped + HAK_SEGMENT_SIZE);
+}
+
+/* ---- case: the budget with many threads -------------------------------- */
+
+enum { THREADS = 8 };
+static pthread_barrier_t budget_barrier;
+static atomic_int budget_done;
+
+static void *budget_worker(void *arg) {
+    uint32_t seed = (uint32_t)(uintptr_t)arg * 7919u + 1;
+    enum { N = 40 };
+    void *v[N];
+    pthread_barrier_wait(&budget_barrier);
+    for (int round = 0; round < 3; round++) {
+        /* about 4 MiB of large and small blocks, then free them all */
+        for (int i = 0; i < N; i++) {
+            size_t n = i % 4 == 0 ? 4 * KiB + lcg(&seed) % (28 * KiB) : 64 * KiB + lcg(&seed) % (192 * KiB);
+            v[i] = malloc(n);
+            assert_non_null(v[i]);
+            touch(v[i], n, i);
+        }
+        for (int i = N - 1; i >= 0; i--) free(v[i]);
+    }
+    return NULL;
+}
+
+static void *budget_sampler(void *arg) {
+    uint64_t *max = arg;
+    while (!atomic_load(&budget_done)) {
+        uint64_t p = pooled_superslabs();
+        if (p > *max) *max = p;
+        sched_yield();
+    }
+    return NULL;
+}
+
+static void add_heap_bytes(hak_heap_t *h, void *arg) { *(size_t *)arg += h->size; }
+
+static void case_budget_threads(void **state) {
+    (void)state;
+    size_t cap = hak_release.pool_cap;
+    uint64_t cap_n = cap / HAK_SEGMENT_SIZE;
+    hak_trim();
+    hak_stats_t s0 = stats();
+
+    pthread_t t[THREADS], sampler;
+    uint64_t max_pooled = 0;
+    pthread_barrier_init(&budget_barrier, NULL, THREADS);
+    assert_int_equal(pthread_create(&sampler, NULL, budget_sampler, &max_pooled), 0);
+    for (int i = 0; i < THREADS; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, budget_worker, (void *)(uintptr_t)i), 0);
+    for (int i = 0; i < THREADS; i++) pthread_join(t[i], NULL);
+    atomic_store(&budget_done, 1);
+    pthread_join(sampler, NULL);
+    pthread_barrier_destroy(&budget_barrier);
+
+    hak_stats_t s1 = stats();
+    size_t heap_bytes = 0;
+    hak_heaps_foreach(add_heap_bytes, &heap_bytes);
+    /* mapped but holding no block: pooled superslabs, free slabs of the
+     * superslabs still owned, cached blocks, and the heaps' own structs */
+    uint64_t empty = s1.bytes_mapped - s1.bytes_in_use;
+    uint64_t allowed = s0.bytes_mapped - s0.bytes_in_use + cap + heap_bytes + HAK_SEGMENT_SIZE;
+    print_message("budget: cap %" PRIu64 " superslabs; pooled at most %" PRIu64 " while running, %" PRIu64
+                  " after; superslabs %" PRIu64 " mapped (%" PRIu64 " before), %" PRIu64
+                  " released; mapped-but-empty %" PRIu64 " KiB (allowed %" PRIu64 ")\n",
+                  cap_n, max_pooled, pooled_superslabs(), s1.superslabs_mapped, s0.superslabs_mapped,
+                  s1.superslabs_released - s0.superslabs_released, empty >> 10, allowed >> 10);
+    assert_true(max_pooled <= cap_n);
+    assert_true(pooled_superslabs() <= cap_n);
+    /* the threads used far more than the cap, so superslabs went back */
+    assert_true(s1.superslabs_released - s0.superslabs_released >= 1);
+    assert_true(s1.superslabs_mapped <= s0.superslabs_mapped + cap_n + 1);
+    assert_true(empty <= allowed);
+}
+
+/* ---- the driver -------------------------------------------------------- */
+
+typedef struct {
+    const char *name;
+    void (*fn)(void **);
+    const char *env[6];
+} rcase;
+
+static const rcase cases[] = {
+    {"lifecycle_speed", case_lifecycle, {"HAKMEM_PROFILE=SPEED"}},
+    {"lifecycle_balanced", case_lifecycle, {"HAKMEM_PROFILE=BALANCED"}},
+    {"lifecycle_lean", case_lifecycle, {"HAKMEM_PROFILE=LEAN"}},
+    {"decommit_off", case_decommit_off,
+     {"HAKMEM_SS_MEM_LEAN=1", "HAKMEM_SS_MEM_LEAN_TARGET_MB=64", "HAKMEM_SS_MEM_LEAN_DECOMMIT=OFF",
+      "HAKMEM_PURGE_DELAY_MS=0"}},
+    {"decommit_dontneed", case_decommit_dontneed,
+     {"HAKMEM_SS_MEM_LEAN=1", "HAKMEM_SS_MEM_LEAN_TARGET_MB=64", "HAKMEM_SS_MEM_LEAN_DECOMMIT=DONTNEED",
+      "HAKMEM_PURGE_DELAY_MS=0"}},
+    {"decommit_free", case_decommit_free,
+     {"HAKMEM_SS_MEM_LEAN=1", "HAKMEM_SS_MEM_LEAN_TARGET_MB=64", "HAKMEM_SS_MEM_LEAN_DECOMMIT=FREE",
+      "HAKMEM_PURGE_DELAY_MS=0"}},
+    /* mem-lean with DONTNEED decommits everything once its delay is over;
+     * a 64 MiB target so that no emptied superslab is unmapped at once */
+    {"purge_delay", case_purge_delay,
+     {"HAKMEM_PROFILE=LEAN", "HAKMEM_PURGE_DELAY_MS=200", "HAKMEM_SS_MEM_LEAN_TARGET_MB=64"}},
+    {"huge_purge_delay_speed", case_huge_purge_delay, {"HAKMEM_PROFILE=SPEED", "HAKMEM_PURGE_DELAY_MS=200"}},
+    {"huge_purge_delay_balanced", case_huge_purge_delay, {"HAKMEM_PROFILE=BALANCED", "HAKMEM_PURGE_DELAY_MS=200"}},
+    {"budget_threads_balanced", case_budget_threads,
+     {"HAKMEM_PROFILE=BALANCED", "HAKMEM_SS_MEM_LEAN_TARGET_MB=4"}},
+    {"budget_threads_speed", case_budget_threads, {"HAKMEM_PROFILE=SPEED", "HAKMEM_RETAIN_MB=4"}},
+};
+#define NCASES (sizeof cases / sizeof cases[0])
+
+extern char **environ;
+
+/* Parent side: run one case in a fresh process with its environment. */
+static void run_in_child(void **state) {
+    const rcase *c = *state;
+    char *envp[256];
+    int n = 0;
+    for (char **e = environ; *e && n < 240; e++)
+        if (strncmp(*e, "HAKMEM_", 7) != 0) envp[n++] = *e;
+    for (int i = 0; i < 6 && c->env[i]; i++) envp[n++] = (char *)c->env[i];
+    envp[n] = NULL;
+    char *argv[] = {"test_unit_release", "--case", (char *)c->name, NULL};
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        execve("/proc/self/exe", argv, envp);
+        _exit(127);
+    }
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        fail_msg("case %s failed (%s %d)", c->name, WIFEXITED(st) ? "exit" : "signal",
+                 WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+}
+
+int main(int argc, char **argv) {
+    if (argc == 3 && strcmp(argv[1], "--case") == 0) {
+        for (size_t i = 0; i < NCASES; i++) {
+            if (strcmp(cases[i].name, argv[2]) != 0) continue;
+            const struct CMUnitTest one[] = {{cases[i].name, cases[i].fn, NULL, NULL, NULL}};
+            return cmocka_run_group_tests_name(cases[i].name, one, NULL, NULL);
+        }
+        fprintf(stderr, "no case %s\n", argv[2]);
+        return 2;
+    }
+    struct CMUnitTest tests[NCASES];
+    for (size_t i = 0; i < NCASES; i++)
+        tests[i] = (struct CMUnitTest){cases[i].name, run_in_child, NULL, NULL, (void *)&cases[i]};
+    return cmocka_run_group_tests_name("release", tests, NULL, NULL);
+}
