@@ -139,8 +139,7 @@ static void heap_visit(hak_heap_t *o) {
 
 bool hak_heap_refill(hak_heap_t *h, unsigned cls) {
     if (atomic_load_explicit(&h->notify, memory_order_relaxed)) hak_heap_drain(h);
-    if (h->purge_pending) hak_superslab_purge(h, false);
-    hak_huge_cache_tick();
+    if (hak_purge_wanted(h)) hak_superslab_purge(h, false);
     hak_cache_t *c = &h->front[cls];
     uint32_t want = hak_classes[cls].batch, n = hak_cache_count(c), had = n;
     if (want > hak_cache_cap(c) - n) want = hak_cache_cap(c) - n;
@@ -249,7 +248,7 @@ void hak_heap_flush(hak_heap_t *h, unsigned cls, uint32_t keep) {
         }
     }
     if (rs) remote_push(h, rs, rfirst, rlast, rn);
-    if (h->purge_pending) hak_superslab_purge(h, false);
+    if (hak_purge_wanted(h)) hak_superslab_purge(h, false);
     atomic_store_explicit(&h->out_bytes, atomic_load_explicit(&h->out_bytes, memory_order_relaxed) -
                           (uint64_t)m * hak_classes[cls].block_size, memory_order_relaxed);
     memmove(c->base, c->base + m, keep * sizeof(void *));
@@ -360,7 +359,7 @@ void hak_heap_thread_exit(void *arg) {
     hak_heap_t *h = arg;
     if (!h || h != hak_tls_heap) return;
     hak_heap_collect(h);
-    if (h->purge_pending) hak_superslab_purge(h, false);
+    if (hak_purge_wanted(h)) hak_superslab_purge(h, false);
     hak_tls_front = hak_empty_front;
     hak_tls_heap = NULL;
     atomic_store(&h->state, HAK_HEAP_FREE);

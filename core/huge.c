@@ -36,6 +36,18 @@ static hak_region_t *cache_head;
 static size_t cache_bytes;
 static _Atomic unsigned cache_count;   /* read without the lock, as a hint */
 
+/* When the oldest cached mapping is due (ns), or 0; kept under cache_lock,
+ * read by every slow path without it (hak_purge_wanted). */
+HAK_HIDDEN _Atomic uint64_t hak_huge_cache_due;
+
+/* Caller holds cache_lock. */
+static void cache_due_update(void) {
+    uint64_t due = 0;
+    for (hak_region_t *r = cache_head; r; r = r->next)
+        if (!due || r->purge_at < due) due = r->purge_at ? r->purge_at : 1;
+    atomic_store_explicit(&hak_huge_cache_due, due, memory_order_relaxed);
+}
+
 static void cache_unlink(hak_region_t *r) {
     if (r->prev) r->prev->next = r->next; else cache_head = r->next;
     if (r->next) r->next->prev = r->prev;
@@ -62,6 +74,7 @@ static void cache_expire(bool force) {
             expired = r;
         }
     }
+    cache_due_update();
     pthread_mutex_unlock(&cache_lock);
     while (expired) {
         hak_region_t *next = expired->next;
@@ -70,11 +83,9 @@ static void cache_expire(bool force) {
     }
 }
 
-void hak_huge_cache_tick(void) {
-    static _Atomic unsigned ticks;
-    if (!atomic_load_explicit(&cache_count, memory_order_relaxed)) return;
-    /* one look at the clock per 64 slow-path calls */
-    if ((atomic_fetch_add_explicit(&ticks, 1, memory_order_relaxed) & 63) == 0) cache_expire(false);
+void hak_huge_cache_tick(uint64_t now) {
+    uint64_t due = atomic_load_explicit(&hak_huge_cache_due, memory_order_relaxed);
+    if (due && due <= now) cache_expire(false);
 }
 
 size_t hak_huge_cache_trim(void) {
@@ -95,6 +106,7 @@ static hak_region_t *cache_take(size_t map_size) {
     for (hak_region_t *c = cache_head; c; c = c->next)
         if (c->map_size >= map_size && c->map_size <= map_size + map_size / 2 && (!r || c->map_size < r->map_size)) r = c;
     if (r) cache_unlink(r);
+    if (r) cache_due_update();
     pthread_mutex_unlock(&cache_lock);
     return r;
 }
@@ -117,6 +129,7 @@ static bool cache_put(hak_region_t *r) {
         cache_bytes += r->map_size;
         atomic_fetch_add_explicit(&cache_count, 1, memory_order_relaxed);
     }
+    if (fits) cache_due_update();
     pthread_mutex_unlock(&cache_lock);
     return fits;
 }

@@ -16,10 +16,13 @@ HAK_HIDDEN void *hak_huge_alloc(size_t size, size_t align, bool *fresh);
 HAK_HIDDEN void hak_huge_fork_prepare(void);
 HAK_HIDDEN void hak_huge_fork_parent(void);
 HAK_HIDDEN void hak_huge_fork_child(void);
-/* Unmap cached huge mappings whose purge delay has passed; cheap when the
- * cache is empty (an atomic load).  Called from the heaps' slow paths so
- * that a program that stops using huge blocks still gets them back. */
-HAK_HIDDEN void hak_huge_cache_tick(void);
+/* Unmap cached huge mappings whose purge delay has passed by now.  Called
+ * from hak_superslab_purge, which every slow path calls when
+ * hak_huge_cache_due says something is due, so that a program that stops
+ * using huge blocks still gets them back. */
+HAK_HIDDEN void hak_huge_cache_tick(uint64_t now);
+/* When the oldest cached mapping is due (ns), or 0 (hak_purge_wanted). */
+extern HAK_HIDDEN _Atomic uint64_t hak_huge_cache_due;
 /* Unmap every cached huge mapping (malloc_trim); bytes released. */
 HAK_HIDDEN size_t hak_huge_cache_trim(void);
 /* Usable bytes of every live huge block (always counted). */

@@ -12,6 +12,7 @@
 #include "box/verbose_box.h"
 #include "front/size_class.h"
 #include "heap.h"
+#include "huge.h"
 #include "segmap.h"
 
 /* Empty superslabs kept for reuse, newest first, so a program that frees
@@ -21,6 +22,9 @@ static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static hak_region_t *pool, *pool_tail;
 static unsigned pool_count;
 static _Atomic uint64_t ss_mapped, ss_released;
+/* When the oldest pooled superslab still committed is due (ns), or 0: read
+ * by every slow path, so that any of them purges the pool once it is due. */
+HAK_HIDDEN _Atomic uint64_t hak_pool_purge_at;
 
 /* Bytes of the superslab below which nothing may be decommitted: the header. */
 #define HAK_SS_KEEP HAK_HEADER_SIZE
@@ -42,6 +46,11 @@ static void pool_purge_locked(uint64_t now, unsigned max, bool force) {
         r->decommitted = 1;
         max--;
     }
+    uint64_t due = 0;
+    if (hak_release.advice)
+        for (hak_region_t *r = pool_tail; r; r = r->prev)
+            if (!r->decommitted) { due = r->purge_at; break; }
+    atomic_store_explicit(&hak_pool_purge_at, due, memory_order_relaxed);
 }
 
 void hak_superslab_counts(uint64_t *mapped, uint64_t *released, uint64_t *pooled) {
@@ -124,6 +133,8 @@ static void region_release(hak_heap_t *h, hak_region_t *r) {
         pool_count++;
         r = NULL;
         if (hak_release.delay_ns) pool_purge_locked(now, 2, false);
+        if (hak_release.advice && !pool->decommitted && !atomic_load_explicit(&hak_pool_purge_at, memory_order_relaxed))
+            atomic_store_explicit(&hak_pool_purge_at, pool->purge_at, memory_order_relaxed);
     }
     unsigned count = pool_count;
     pthread_mutex_unlock(&pool_lock);
@@ -141,6 +152,7 @@ size_t hak_superslab_pool_trim(void) {
     hak_region_t *list = pool;
     pool = pool_tail = NULL;
     pool_count = 0;
+    atomic_store_explicit(&hak_pool_purge_at, 0, memory_order_relaxed);
     pthread_mutex_unlock(&pool_lock);
     size_t bytes = 0;
     while (list) {
@@ -204,7 +216,7 @@ static void span_claim(hak_region_t *r, unsigned start, unsigned n, uint8_t kind
 
 hak_span_t *hak_span_new_small(hak_heap_t *h, unsigned cls) {
     const hak_class_info_t *ci = &hak_classes[cls];
-    if (h->purge_pending) hak_superslab_purge(h, false);
+    if (hak_purge_wanted(h)) hak_superslab_purge(h, false);
     unsigned start;
     hak_region_t *r = find_run(h, ci->nslabs, false, &start);
     if (!r) return NULL;
@@ -220,7 +232,7 @@ hak_span_t *hak_span_new_small(hak_heap_t *h, unsigned cls) {
 
 hak_span_t *hak_span_new_large(hak_heap_t *h, unsigned nslabs) {
     unsigned start;
-    if (h->purge_pending) hak_superslab_purge(h, false);
+    if (hak_purge_wanted(h)) hak_superslab_purge(h, false);
     hak_region_t *r = find_run(h, nslabs, true, &start);
     if (!r) return NULL;
     span_claim(r, start, nslabs, HAK_SLAB_LARGE, HAK_FC_SLOW);
@@ -271,8 +283,17 @@ static void slabs_decommit(hak_region_t *r, uint32_t mask, int advice) {
 }
 
 void hak_superslab_purge(hak_heap_t *h, bool force) {
-    if (!h->purge_pending && !force) return;
+    uint64_t due = atomic_load_explicit(&hak_pool_purge_at, memory_order_relaxed);
+    uint64_t hdue = atomic_load_explicit(&hak_huge_cache_due, memory_order_relaxed);
+    if (!h->purge_pending && !force && !due && !hdue) return;
     uint64_t now = hak_now_ns();
+    if (!force && hdue && hdue <= now) hak_huge_cache_tick(now);   /* cached huge mappings past their delay */
+    /* Pooled superslabs are due too: any thread's slow path purges them. */
+    if (!force && due && due <= now && pthread_mutex_trylock(&pool_lock) == 0) {
+        pool_purge_locked(now, 2, false);
+        pthread_mutex_unlock(&pool_lock);
+    }
+    if (!h->purge_pending && !force) return;
     unsigned budget = force ? ~0u : 4;
     bool left = false;
     for (hak_region_t *r = h->regions; r; r = r->next) {

@@ -29,6 +29,12 @@ HAK_HIDDEN void hak_span_free(struct hak_heap *h, hak_span_t *s);
 /* Decommit h's free slabs whose purge delay has passed (bounded work), or,
  * with force, every written free slab of h at once (malloc_trim). */
 HAK_HIDDEN void hak_superslab_purge(struct hak_heap *h, bool force);
+/* Is a purge due: h's free slabs, or the pool's committed superslabs? */
+extern HAK_HIDDEN _Atomic uint64_t hak_pool_purge_at;
+extern HAK_HIDDEN _Atomic uint64_t hak_huge_cache_due;
+#define hak_purge_wanted(h)                                                                      \
+    ((h)->purge_pending || atomic_load_explicit(&hak_pool_purge_at, memory_order_relaxed) ||     \
+     atomic_load_explicit(&hak_huge_cache_due, memory_order_relaxed))
 /* Give every pooled superslab back to the OS; returns bytes released. */
 HAK_HIDDEN size_t hak_superslab_pool_trim(void);
 /* Superslabs: currently mapped, and returned to the OS so far. */
