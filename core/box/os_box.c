@@ -58,10 +58,6 @@ fail:
     return NULL;
 }
 
-int hak_os_decommit(void *p, size_t size, int advice) {
-    return hak_os_advise(p, size, advice);
-}
-
 int hak_os_advise(void *p, size_t size, int advice) {
     int saved = errno;
     atomic_fetch_add_explicit(&hak_os.madvise, 1, memory_order_relaxed);

@@ -17,8 +17,8 @@ extern HAK_HIDDEN hak_os_counters_t hak_os;
  * >= the page).  NULL when the OS refuses. */
 HAK_HIDDEN void *hak_os_map_aligned(size_t size, size_t align);
 HAK_HIDDEN void hak_os_unmap(void *p, size_t size);
-/* Give pages back (MADV_DONTNEED or MADV_FREE); returns 0 on success. */
-HAK_HIDDEN int hak_os_decommit(void *p, size_t size, int advice);
+/* madvise, counted: gives pages back (MADV_DONTNEED, MADV_FREE) or asks for
+ * huge pages (MADV_HUGEPAGE); returns 0 on success, errno untouched. */
 HAK_HIDDEN int hak_os_advise(void *p, size_t size, int advice);
 /* Resize a mapping in place (no move); 0 on success. */
 HAK_HIDDEN int hak_os_remap_inplace(void *p, size_t old_size, size_t new_size);

@@ -38,5 +38,5 @@ uint64_t hak_now_ns(void) {
 
 bool hak_release_decommit(void *p, size_t len, int advice) {
     if (!advice || len == 0) return false;
-    return hak_os_decommit(p, len, advice) == 0 && advice == MADV_DONTNEED;
+    return hak_os_advise(p, len, advice) == 0 && advice == MADV_DONTNEED;
 }
