@@ -12,6 +12,7 @@
 #include "box/boxes.h"
 #include "box/env_box.h"
 #include "box/os_box.h"
+#include "box/secure_box.h"
 #include "box/stats_box.h"
 #include "box/superslab_box.h"
 #include "diag.h"
@@ -25,22 +26,28 @@
 
 /* ---- allocation ---- */
 
-/* Blocks above the small classes; *fresh says the memory came zeroed from the OS. */
+/* Raw end of a large or huge block p (its redzone ends there). */
+static uint8_t *big_end(void *p) {
+    hak_region_t *r = hak_segmap_region(p);   /* an over-aligned huge block is past its header's segment */
+    if (r->kind == HAK_REGION_HUGE) return (uint8_t *)p + hak_huge_usable(r);
+    return (uint8_t *)p + hak_span_of(r, p)->block_size;
+}
+
+/* Blocks above the small classes, n bytes including any redzone; *fresh
+ * says the memory came zeroed from the OS. */
 static void *alloc_big(size_t n, size_t align, bool *fresh) {
     int saved = errno;
-    if (n <= HAK_LARGE_MAX && align <= HAK_SLAB_SIZE) {
+    void *p;
+    bool huge = !(n <= HAK_LARGE_MAX && align <= HAK_SLAB_SIZE);
+    if (!huge) {
         hak_heap_t *h = hak_heap_get();
-        if (!h) goto oom;
-        void *p = hak_heap_large_alloc(h, n, fresh);
-        if (!p) goto oom;
-        if (hak_stats_on()) { hak_stats_big(false, true); hak_stats_bytes((int64_t)hak_usable_size(p)); }
-        errno = saved;
-        return p;
+        if (!h || !(p = hak_heap_large_alloc(h, n, fresh))) goto oom;
+    } else {
+        if (n > (size_t)PTRDIFF_MAX) goto oom;
+        if (!(p = hak_huge_alloc(n, align, fresh))) goto oom;
     }
-    if (n > (size_t)PTRDIFF_MAX) goto oom;
-    void *p = hak_huge_alloc(n, align, fresh);
-    if (!p) goto oom;
-    if (hak_stats_on()) { hak_stats_big(true, true); hak_stats_bytes((int64_t)hak_usable_size(p)); }
+    if (hak_redzone) hak_redzone_set(big_end(p));
+    if (hak_stats_on()) { hak_stats_big(huge, true); hak_stats_bytes((int64_t)hak_usable_size(p)); }
     errno = saved;
     return p;
 oom:
@@ -70,6 +77,7 @@ oom:
 
 void *hak_alloc_raw(size_t n, bool *fresh) {
     *fresh = false;
+    n = hak_block_need(n);
     if (n <= HAK_SMALL_MAX) return alloc_class(hak_class_of(n));
     return alloc_big(n, 0, fresh);
 }
@@ -77,9 +85,8 @@ void *hak_alloc_raw(size_t n, bool *fresh) {
 HAK_NOINLINE void *hak_alloc_slow(size_t n) {
     hak_ensure_init();
     if (HAK_UNLIKELY(hak_guard_on())) return hak_guard_alloc(n, 0, false);
-    if (n <= HAK_SMALL_MAX) return alloc_class(hak_class_of(n));
     bool fresh;
-    return alloc_big(n, 0, &fresh);
+    return hak_alloc_raw(n, &fresh);
 }
 
 void *hak_alloc_aligned_raw(size_t align, size_t size) {
@@ -89,6 +96,7 @@ void *hak_alloc_aligned_raw(size_t align, size_t size) {
     }
     /* Small blocks: a class whose size is a multiple of align has every
      * block aligned, since spans start page aligned (see size_class.h). */
+    size = hak_block_need(size);
     if (align <= HAK_PAGE && size <= HAK_SMALL_MAX) {
         size_t n = (size + align - 1) & ~(align - 1);
         if (n == 0) n = align;
@@ -113,6 +121,7 @@ void hak_free_raw(void *p) {
     if (!r) { hak_report_bad_pointer(HAK_BAD_FREE_FOREIGN, p); goto out; }
     if (r->kind == HAK_REGION_HUGE) {
         if (p != hak_huge_block(r)) { hak_report_bad_pointer(HAK_BAD_FREE_INVALID, p); goto out; }
+        if (hak_redzone) hak_redzone_check(p, big_end(p));
         if (hak_stats_on()) { hak_stats_big(true, false); hak_stats_bytes(-(int64_t)hak_huge_usable(r)); }
         hak_huge_free(r);
         goto out;
@@ -129,6 +138,7 @@ void hak_free_raw(void *p) {
         *c->top++ = p;
         if (hak_stats_on()) { h->cstats[fc].frees++; hak_stats_bytes(-(int64_t)hak_classes[fc].block_size); }
     } else if (r->spans[idx].kind == HAK_SLAB_LARGE && p == s->data) {
+        if (hak_redzone) hak_redzone_check(p, big_end(p));
         if (hak_stats_on()) { hak_stats_big(false, false); hak_stats_bytes(-(int64_t)s->block_size); }
         hak_heap_large_free(hak_tls_heap, s, p);
     } else {
@@ -143,7 +153,7 @@ out:
 /* Usable size of a block in a region whose header is in p's own segment
  * (every block but the over-aligned huge ones), found like free() finds it;
  * 0 when p is anything else. */
-static inline size_t usable_of_ours(const void *p) {
+static inline size_t raw_of_ours(const void *p) {
     uintptr_t a = (uintptr_t)p;
     if (HAK_UNLIKELY(hak_segmap_get(a) != 1)) return 0;
     const hak_region_t *r = hak_region_of(p);
@@ -157,9 +167,21 @@ static inline size_t usable_of_ours(const void *p) {
     const hak_span_t *s = &r->spans[idx];
     return s->kind == HAK_SLAB_LARGE && p == s->data ? s->block_size : 0;
 }
+/* The user's part: the secure box's redzone is not usable. */
+static inline size_t usable_of_ours(const void *p) {
+    size_t raw = raw_of_ours(p);
+    return raw ? raw - hak_redzone : 0;
+}
+
+static size_t raw_usable(const void *p, bool *foreign, bool *invalid);
 
 size_t hak_usable_raw(const void *p, bool *foreign, bool *invalid) {
-    size_t u = usable_of_ours(p);
+    size_t raw = raw_usable(p, foreign, invalid);
+    return raw ? raw - hak_redzone : 0;
+}
+
+static size_t raw_usable(const void *p, bool *foreign, bool *invalid) {
+    size_t u = raw_of_ours(p);
     if (HAK_LIKELY(u)) { *foreign = *invalid = false; return u; }
     *foreign = *invalid = false;
     hak_region_t *r = hak_segmap_region(p);
@@ -205,7 +227,7 @@ void *hak_calloc(size_t n, size_t size) {
     }
     hak_ensure_init();
     bool fresh = false;
-    void *p = alloc_big(total, 0, &fresh);
+    void *p = alloc_big(hak_block_need(total), 0, &fresh);
     if (p && !fresh) memset(p, 0, total);   /* fresh pages are zero already */
     return p;
 }
@@ -243,10 +265,13 @@ void *hak_realloc(void *p, size_t n) {
     }
     if (n > (size_t)PTRDIFF_MAX) { errno = ENOMEM; return NULL; }
     hak_region_t *r = hak_segmap_region(p);
-    if (r->kind == HAK_REGION_HUGE && n > HAK_LARGE_MAX) {
+    if (r->kind == HAK_REGION_HUGE && hak_block_need(n) > HAK_LARGE_MAX) {
         int64_t before = (int64_t)old;
-        void *q = hak_huge_realloc(r, n);
-        if (q && hak_stats_on()) hak_stats_bytes((int64_t)hak_huge_usable(hak_segmap_region(q)) - before);
+        if (hak_redzone) hak_redzone_check(p, big_end(p));
+        void *q = hak_huge_realloc(r, hak_block_need(n));
+        if (!q) return NULL;
+        if (hak_redzone) hak_redzone_set(big_end(q));
+        if (hak_stats_on()) hak_stats_bytes((int64_t)hak_usable_size(q) - before);
         return q;
     }
     /* Keep the block when the new size fits and wastes at most half of it. */

@@ -165,6 +165,8 @@ bool hak_heap_refill(hak_heap_t *h, unsigned cls) {
              * memory's earlier life (its junk is not this block's). */
             if (hak_guard_on())
                 for (uint32_t i = 0; i < k; i++) memset((uint8_t *)c->base[n - 1 - i] + s->block_size - 8, 0, 8);
+            if (hak_redzone)
+                for (uint32_t i = 0; i < k; i++) hak_redzone_set((uint8_t *)c->base[n - 1 - i] + s->block_size);
             if (hak_secure_on()) hak_secure_shuffle(&c->base[n - k], k);
             __atomic_store_n(&s->carved, s->carved + k, __ATOMIC_RELAXED);   /* read by other threads' checks */
             got += k;
@@ -181,8 +183,9 @@ bool hak_heap_refill(hak_heap_t *h, unsigned cls) {
 
 /* SPEED's batched checks: before blocks leave the cache, drop (and report
  * once) any that is not a block start of a small span, and any that is in
- * the cache twice (a double free).  An open-addressing set on the stack
- * makes the duplicate check linear in the cache size. */
+ * the cache twice (a double free); in SECURE, check each block's redzone
+ * too.  An open-addressing set on the stack makes the duplicate check
+ * linear in the cache size. */
 static void cache_check(hak_heap_t *h, hak_cache_t *c) {
     enum { SET = 256 };   /* > twice the largest cache */
     uintptr_t set[SET];
@@ -209,6 +212,7 @@ static void cache_check(hak_heap_t *h, hak_cache_t *c) {
             continue;
         }
         set[k] = key;
+        if (hak_redzone) hak_redzone_check(b, (uint8_t *)b + s->block_size);
         c->base[out++] = b;
     }
     c->top = c->base + out;
@@ -338,6 +342,10 @@ void hak_heap_collect(hak_heap_t *h) {
             s = next;
         }
     }
+}
+
+void hak_heap_verify(hak_heap_t *h) {
+    for (unsigned c = 0; c < HAK_NCLASSES; c++) cache_check(h, &h->front[c]);
 }
 
 void hak_heap_trim(hak_heap_t *h) {

@@ -41,6 +41,8 @@ HAK_HIDDEN void hak_heap_large_free(hak_heap_t *h, hak_span_t *s, void *p);
 HAK_HIDDEN void hak_heap_collect(hak_heap_t *h);
 /* Collect, then give back every written free slab (malloc_trim). */
 HAK_HIDDEN void hak_heap_trim(hak_heap_t *h);
+/* The flush-time checks over every cache of h, without flushing (owner only). */
+HAK_HIDDEN void hak_heap_verify(hak_heap_t *h);
 /* Visit every abandoned heap and trim it (malloc_trim). */
 HAK_HIDDEN void hak_heaps_collect_abandoned(void);
 HAK_HIDDEN void hak_heap_avail_push(hak_heap_t *h, hak_span_t *s);

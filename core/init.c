@@ -68,8 +68,8 @@ void hak_init_slow(void) {
     }
     env_was_missing = environ == NULL;
     hak_config_load(environ);
-    hak_size_classes_init();
     apply_config();
+    hak_size_classes_init();   /* after the secure box's gate: redzones are geometry */
     hak_heaps_init();
     atomic_store(&init_state, 2);
     __atomic_store_n(&hak_initialized, 1, __ATOMIC_RELEASE);
@@ -88,4 +88,10 @@ __attribute__((constructor)) static void hak_ctor(void) {
         apply_config();
         if (hak_tls_heap) hak_tls_front = hak_front_bypass ? hak_empty_front : hak_tls_heap->front;
     }
+}
+
+/* Secure box: blocks freed since the last flush have their redzones checked
+ * at exit too (other threads' caches were checked when they exited). */
+__attribute__((destructor)) static void hak_dtor(void) {
+    if (hak_redzone && hak_tls_heap) hak_heap_verify(hak_tls_heap);
 }

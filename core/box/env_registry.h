@@ -40,7 +40,7 @@
     X(DEBUG, BOOL, "0", 0, 1, "", debug,                                                           \
       "junk-fill new and freed memory, canary after each block, checks at free and realloc")     \
     X(SECURE, BOOL, "0", 0, 1, "", secure,                                                         \
-      "encoded free lists, randomised carving, double and invalid free detection")               \
+      "encoded free lists, randomised carving, redzones after blocks, double and invalid free detection") \
     X(ON_ERROR, ENUM, "report", 0, 0, "report|abort", debug,                                       \
       "on a detected heap error: report one line and go on, or report and abort")                \
     X(LIB, STRING, "", 0, 0, "", launcher,                                                         \

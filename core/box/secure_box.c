@@ -4,9 +4,12 @@
 #include <string.h>
 #include <sys/auxv.h>
 
+#include "box/debug_box.h"
 #include "box/env_box.h"
 
 HAK_HIDDEN int hak_secure_gate;
+HAK_HIDDEN size_t hak_redzone;
+HAK_HIDDEN uint64_t hak_redzone_key;
 static _Atomic uint64_t secure_state;
 
 void hak_secure_configure(void) {
@@ -33,4 +36,18 @@ void hak_secure_shuffle(void **v, uint32_t n) {
         uint32_t j = (uint32_t)(r % i);
         void *t = v[i - 1]; v[i - 1] = v[j]; v[j] = t;
     }
+}
+
+void hak_secure_redzone_init(void) {
+    if (!hak_secure_on() || hak_guard_on()) return;
+    hak_redzone_key = hak_secure_random();
+    hak_redzone = HAK_REDZONE;
+}
+
+bool hak_redzone_check(const void *p, void *end) {
+    if (HAK_LIKELY(hak_redzone_ok(end))) return true;
+    hak_heap_error(HAK_ERR_OVERFLOW, p, "bytes written past the end of the block (its redzone damaged); usable size",
+                   (uint64_t)((const uint8_t *)end - (const uint8_t *)p) - HAK_REDZONE, false);
+    hak_redzone_set(end);
+    return false;
 }

@@ -4,6 +4,7 @@
 #include "front/size_class.h"
 
 #include "box/env_box.h"
+#include "box/secure_box.h"
 
 HAK_HIDDEN uint8_t hak_tiny_class[(HAK_TINY_MAX >> 3) + 1];
 HAK_HIDDEN uint16_t hak_tiny_front_off[(HAK_TINY_MAX >> 3) + 1];
@@ -20,8 +21,10 @@ static uint8_t span_slabs_for(size_t bs) {
 }
 
 void hak_size_classes_init(void) {
+    hak_secure_redzone_init();
+    /* Entry i serves requests of 8(i-1)+1 .. 8i bytes (and 0 for i = 0). */
     for (size_t i = 0; i <= (HAK_TINY_MAX >> 3); i++) {
-        hak_tiny_class[i] = (uint8_t)hak_class_of(i << 3);
+        hak_tiny_class[i] = (uint8_t)hak_class_of(hak_block_need(i << 3));
         hak_tiny_front_off[i] = (uint16_t)(hak_tiny_class[i] * sizeof(hak_cache_t));
     }
     for (unsigned c = 0; c < HAK_NCLASSES; c++) {
