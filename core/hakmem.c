@@ -83,6 +83,19 @@ void *hak_alloc_raw(size_t n, bool *fresh) {
 }
 
 HAK_NOINLINE void *hak_alloc_slow(size_t n) {
+    /* The common ways here first, kept short: a small request above the
+     * fast path's table, or an empty cache, on a thread whose front is on
+     * (so no box wants to see this call, and init is done). */
+    hak_heap_t *h = hak_tls_heap;
+    if (HAK_LIKELY(h && hak_tls_front == h->front && n <= HAK_SMALL_MAX - hak_redzone)) {
+        unsigned cls = hak_class_of(hak_block_need(n));
+        hak_cache_t *c = &h->front[cls];
+        if (HAK_LIKELY(c->top != c->base)) return *--c->top;
+        int saved = errno;   /* a refill may fail one mapping and still succeed */
+        bool ok = hak_heap_refill(h, cls);
+        errno = ok ? saved : ENOMEM;
+        return ok ? *--c->top : NULL;
+    }
     hak_ensure_init();
     if (HAK_UNLIKELY(hak_guard_on())) return hak_guard_alloc(n, 0, false);
     bool fresh;

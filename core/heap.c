@@ -184,38 +184,39 @@ bool hak_heap_refill(hak_heap_t *h, unsigned cls) {
 /* SPEED's batched checks: before blocks leave the cache, drop (and report
  * once) any that is not a block start of a small span, and any that is in
  * the cache twice (a double free); in SECURE, check each block's redzone
- * too.  An open-addressing set on the stack makes the duplicate check
- * linear in the cache size. */
+ * too.  Duplicates are found by marking: each block's first word (free
+ * memory: the free-list link goes there later) gets a value derived from
+ * this check's random stamp and the block's address; a block that already
+ * carries it was seen earlier in this pass.  Linear, no table to clear, and
+ * the words are the ones the flush writes next anyway. */
 static void cache_check(hak_heap_t *h, hak_cache_t *c) {
-    enum { SET = 256 };   /* > twice the largest cache */
-    uintptr_t set[SET];
-    memset(set, 0, sizeof set);
-    uint32_t out = 0;
-    uint32_t count = hak_cache_count(c);
+    h->check_stamp = h->check_stamp * 6364136223846793005ull + 1442695040888963407ull;
+    const uint64_t stamp = h->check_stamp;
+    const size_t redzone = hak_redzone;   /* locals: the mark stores below could alias them */
+    void **v = c->base;
+    uint32_t out = 0, count = hak_cache_count(c);
     for (uint32_t i = 0; i < count; i++) {
-        void *b = c->base[i];
+        void *b = v[i];
         hak_region_t *r = hak_region_of(b);
         hak_span_t *s = hak_span_of(r, b);
-        if (s->kind != HAK_SLAB_SMALL || !hak_span_is_block_start(s, b)) {
+        /* A carved block start: one unsigned compare covers both ends of
+         * the carved range (a span is under 4 GiB, so 32-bit modulo). */
+        size_t off = (uintptr_t)b - (uintptr_t)s->data;
+        if (s->kind != HAK_SLAB_SMALL || off >= (size_t)__atomic_load_n(&s->carved, __ATOMIC_RELAXED) * s->block_size ||
+            (uint32_t)off % s->block_size) {
             hak_heap_error(HAK_ERR_INVALID_FREE, b, "not the start of a block (found when the thread cache flushed); ignored", (uint64_t)-1, true);
             continue;
         }
-        uintptr_t key = (uintptr_t)b;
-        unsigned k = (unsigned)((key >> 4) * 0x9E3779B1u) % SET;
-        bool dup = false;
-        while (set[k]) {
-            if (set[k] == key) { dup = true; break; }
-            k = (k + 1) % SET;
-        }
-        if (dup || (r->owner == h && b == s->free)) {
+        uint64_t *first = b, mark = stamp ^ (uintptr_t)b;
+        if (*first == mark || (r->owner == h && b == s->free)) {
             hak_heap_error(HAK_ERR_DOUBLE_FREE, b, "block freed twice (found when the thread cache flushed); ignored", (uint64_t)-1, true);
             continue;
         }
-        set[k] = key;
-        if (hak_redzone) hak_redzone_check(b, (uint8_t *)b + s->block_size);
-        c->base[out++] = b;
+        *first = mark;
+        if (redzone) hak_redzone_check(b, (uint8_t *)b + s->block_size);
+        v[out++] = b;
     }
-    c->top = c->base + out;
+    c->top = v + out;
 }
 
 void hak_heap_flush(hak_heap_t *h, unsigned cls, uint32_t keep) {
@@ -299,6 +300,7 @@ static hak_heap_t *heap_create(void) {
         h->front[c].end = slot + hak_classes[c].cache_cap;
         slot += hak_classes[c].cache_cap;
     }
+    h->check_stamp = hak_secure_random();
     atomic_store(&h->state, HAK_HEAP_OWNED);
     hak_heap_t *top = atomic_load(&heaps_all);
     do { h->all_next = top; } while (!atomic_compare_exchange_weak(&heaps_all, &top, h));

@@ -35,10 +35,11 @@
 #define HAK_HEADER_SIZE 4096   /* region header; slab 0's blocks begin here, page aligned */
 #define HAK_PAGE 4096
 
-/* Size tiers (see docs/ARCHITECTURE.md): tiny <= 1 KiB and small <= 32 KiB
- * are size classes served by the per-thread caches; large <= 1 MiB is a run
- * of whole slabs; anything bigger is huge, with its own mapping. */
-#define HAK_TINY_MAX 1024
+/* Size tiers (see docs/ARCHITECTURE.md): tiny <= 2 KiB (the malloc fast
+ * path's table) and small <= 32 KiB are size classes served by the
+ * per-thread caches; large <= 1 MiB is a run of whole slabs; anything
+ * bigger is huge, with its own mapping. */
+#define HAK_TINY_MAX 2048
 #define HAK_SMALL_MAX (32 * 1024)
 #define HAK_LARGE_MAX (1024 * 1024)
 #define HAK_NCLASSES 41          /* classes 0..40 cover 0..HAK_SMALL_MAX */
@@ -140,6 +141,7 @@ typedef struct hak_heap {
     uint32_t purge_pending;                /* some region has a purge_mask */
     size_t size;                           /* bytes of this heap struct (mapping) */
     uint64_t remote_frees;
+    uint64_t check_stamp;                  /* the flush checks' duplicate mark (heap.c) */
     _Atomic uint64_t out_bytes;            /* bytes refilled into caches minus bytes flushed back */
     hak_class_stats_t cstats[HAK_NCLASSES];
     void *slot_store[];                    /* backing for the caches' slots */

@@ -308,14 +308,6 @@ void hak_superslab_purge(hak_heap_t *h, bool force) {
     h->purge_pending = left;
 }
 
-bool hak_span_is_block_start(const hak_span_t *s, const void *p) {
-    const uint8_t *q = p;
-    if (q < s->data) return false;
-    size_t off = (size_t)(q - s->data);
-    if (off % s->block_size) return false;
-    return off / s->block_size < __atomic_load_n(&s->carved, __ATOMIC_RELAXED);
-}
-
 void hak_superslab_fork_prepare(void) { pthread_mutex_lock(&pool_lock); }
 void hak_superslab_fork_parent(void) { pthread_mutex_unlock(&pool_lock); }
 void hak_superslab_fork_child(void) { pthread_mutex_init(&pool_lock, NULL); }

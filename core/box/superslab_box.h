@@ -43,7 +43,14 @@ HAK_HIDDEN void hak_superslab_fork_prepare(void);
 HAK_HIDDEN void hak_superslab_fork_parent(void);
 HAK_HIDDEN void hak_superslab_fork_child(void);
 
-/* Does [p] point at the start of a block of span s? (slow-path check) */
-HAK_HIDDEN bool hak_span_is_block_start(const hak_span_t *s, const void *p);
+/* Does [p] point at the start of a block of span s that was carved?
+ * (Slow-path check; inline because the flush runs it on every block.) */
+HAK_INLINE bool hak_span_is_block_start(const hak_span_t *s, const void *p) {
+    const uint8_t *q = p;
+    if (q < s->data) return false;
+    size_t off = (size_t)(q - s->data);
+    if (off % s->block_size) return false;
+    return off / s->block_size < __atomic_load_n(&s->carved, __ATOMIC_RELAXED);
+}
 
 #endif

@@ -6,8 +6,7 @@
 #include "box/env_box.h"
 #include "box/secure_box.h"
 
-HAK_HIDDEN uint8_t hak_tiny_class[(HAK_TINY_MAX >> 3) + 1];
-HAK_HIDDEN uint16_t hak_tiny_front_off[(HAK_TINY_MAX >> 3) + 1];
+HAK_HIDDEN uint16_t hak_tiny_front_off[HAK_TINY_MAX + 1];
 HAK_HIDDEN hak_class_info_t hak_classes[HAK_NCLASSES];
 
 /* Span length: the fewest slabs (up to 8) that leave at most 1/16 of the
@@ -22,11 +21,8 @@ static uint8_t span_slabs_for(size_t bs) {
 
 void hak_size_classes_init(void) {
     hak_secure_redzone_init();
-    /* Entry i serves requests of 8(i-1)+1 .. 8i bytes (and 0 for i = 0). */
-    for (size_t i = 0; i <= (HAK_TINY_MAX >> 3); i++) {
-        hak_tiny_class[i] = (uint8_t)hak_class_of(hak_block_need(i << 3));
-        hak_tiny_front_off[i] = (uint16_t)(hak_tiny_class[i] * sizeof(hak_cache_t));
-    }
+    for (size_t n = 0; n <= HAK_TINY_MAX; n++)
+        hak_tiny_front_off[n] = (uint16_t)(hak_class_of(hak_block_need(n)) * sizeof(hak_cache_t));
     for (unsigned c = 0; c < HAK_NCLASSES; c++) {
         size_t bs = hak_class_size(c);
         /* Cache bound: about 32 KiB of blocks per class, 4..128 blocks; the

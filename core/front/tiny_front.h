@@ -14,7 +14,7 @@ HAK_HIDDEN void hak_free_slow(void *p);
 
 HAK_INLINE void *hak_front_alloc(size_t n) {
     if (HAK_LIKELY(n <= HAK_TINY_MAX)) {
-        hak_cache_t *c = (hak_cache_t *)((char *)hak_tls_front + hak_tiny_front_off[(n + 7) >> 3]);
+        hak_cache_t *c = (hak_cache_t *)((char *)hak_tls_front + hak_tiny_front_off[n]);
         void **top = c->top;
         if (HAK_LIKELY(top != c->base)) {
             c->top = --top;
@@ -30,7 +30,7 @@ HAK_INLINE void hak_front_free(void *p) {
      * user space (which glibc's free would fault on as well) can alias an
      * entry, but no user-space pointer can, and two instructions go. */
     size_t seg = (a >> HAK_SEGMENT_SHIFT) & (HAK_SEGMAP_ENTRIES - 1);
-    if (HAK_LIKELY(atomic_load_explicit(&hak_segmap[seg], memory_order_relaxed) == 1)) {
+    if (HAK_LIKELY(hak_segmap_is_header(seg))) {
         const hak_region_t *r = (const hak_region_t *)(a & ~(uintptr_t)HAK_SEGMENT_MASK);
         hak_cache_t *c = (hak_cache_t *)((char *)hak_tls_front + r->front_off[(a >> HAK_SLAB_SHIFT) & (HAK_SLABS - 1)]);
         void **top = c->top;
