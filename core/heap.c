@@ -186,34 +186,43 @@ bool hak_heap_refill(hak_heap_t *h, unsigned cls) {
  * the cache twice (a double free); in SECURE, check each block's redzone
  * too.  Duplicates are found by marking: each block's first word (free
  * memory: the free-list link goes there later) gets a value derived from
- * this check's random stamp and the block's address; a block that already
- * carries it was seen earlier in this pass.  Linear, no table to clear, and
- * the words are the ones the flush writes next anyway. */
-static void cache_check(hak_heap_t *h, hak_cache_t *c) {
-    h->check_stamp = h->check_stamp * 6364136223846793005ull + 1442695040888963407ull;
-    const uint64_t stamp = h->check_stamp;
-    const size_t redzone = hak_redzone;   /* locals: the mark stores below could alias them */
+ * this pass's stamp and the block's address; a block that already carries
+ * it was seen earlier in this pass.  Linear, and no table to clear.
+ * A block still carrying the previous pass's mark was found valid then and
+ * has not been back to a span since (that writes a link over the mark), so
+ * it is a block start still: only its mark is renewed.  That halves the
+ * work, as a flush keeps half the cache and checks it again next time. */
+static void cache_check(hak_heap_t *h, unsigned cls) {
+    hak_cache_t *c = &h->front[cls];
+    const uint64_t prev = c->check_stamp;
+    const uint64_t stamp = prev * 6364136223846793005ull + 1442695040888963407ull;
+    c->check_stamp = stamp;
+    /* locals: the mark stores below could alias globals */
+    const size_t redzone = hak_redzone, bs = hak_classes[cls].block_size;
     void **v = c->base;
     uint32_t out = 0, count = hak_cache_count(c);
     for (uint32_t i = 0; i < count; i++) {
         void *b = v[i];
-        hak_region_t *r = hak_region_of(b);
-        hak_span_t *s = hak_span_of(r, b);
-        /* A carved block start: one unsigned compare covers both ends of
-         * the carved range (a span is under 4 GiB, so 32-bit modulo). */
-        size_t off = (uintptr_t)b - (uintptr_t)s->data;
-        if (s->kind != HAK_SLAB_SMALL || off >= (size_t)__atomic_load_n(&s->carved, __ATOMIC_RELAXED) * s->block_size ||
-            (uint32_t)off % s->block_size) {
-            hak_heap_error(HAK_ERR_INVALID_FREE, b, "not the start of a block (found when the thread cache flushed); ignored", (uint64_t)-1, true);
-            continue;
-        }
         uint64_t *first = b, mark = stamp ^ (uintptr_t)b;
-        if (*first == mark || (r->owner == h && b == s->free)) {
-            hak_heap_error(HAK_ERR_DOUBLE_FREE, b, "block freed twice (found when the thread cache flushed); ignored", (uint64_t)-1, true);
-            continue;
+        if (*first != (prev ^ (uintptr_t)b)) {
+            hak_region_t *r = hak_region_of(b);
+            hak_span_t *s = hak_span_of(r, b);
+            /* A carved block start: one unsigned compare covers both ends
+             * of the carved range (a span is under 4 GiB: 32-bit modulo). */
+            size_t off = (uintptr_t)b - (uintptr_t)s->data;
+            if (s->kind != HAK_SLAB_SMALL ||
+                off >= (size_t)__atomic_load_n(&s->carved, __ATOMIC_RELAXED) * s->block_size ||
+                (uint32_t)off % s->block_size) {
+                hak_heap_error(HAK_ERR_INVALID_FREE, b, "not the start of a block (found when the thread cache flushed); ignored", (uint64_t)-1, true);
+                continue;
+            }
+            if (*first == mark || (r->owner == h && b == s->free)) {
+                hak_heap_error(HAK_ERR_DOUBLE_FREE, b, "block freed twice (found when the thread cache flushed); ignored", (uint64_t)-1, true);
+                continue;
+            }
         }
         *first = mark;
-        if (redzone) hak_redzone_check(b, (uint8_t *)b + s->block_size);
+        if (redzone) hak_redzone_check(b, (uint8_t *)b + bs);
         v[out++] = b;
     }
     c->top = v + out;
@@ -222,7 +231,7 @@ static void cache_check(hak_heap_t *h, hak_cache_t *c) {
 void hak_heap_flush(hak_heap_t *h, unsigned cls, uint32_t keep) {
     hak_cache_t *c = &h->front[cls];
     if (hak_cache_count(c) <= keep) return;
-    cache_check(h, c);
+    cache_check(h, cls);
     if (hak_cache_count(c) <= keep) return;
     uint32_t m = hak_cache_count(c) - keep;
     /* Consecutive blocks of one foreign span go back as one chain: one
@@ -298,9 +307,9 @@ static hak_heap_t *heap_create(void) {
     for (unsigned c = 0; c < HAK_NCLASSES; c++) {
         h->front[c].base = h->front[c].top = slot;
         h->front[c].end = slot + hak_classes[c].cache_cap;
+        h->front[c].check_stamp = hak_secure_random();
         slot += hak_classes[c].cache_cap;
     }
-    h->check_stamp = hak_secure_random();
     atomic_store(&h->state, HAK_HEAP_OWNED);
     hak_heap_t *top = atomic_load(&heaps_all);
     do { h->all_next = top; } while (!atomic_compare_exchange_weak(&heaps_all, &top, h));
@@ -347,7 +356,7 @@ void hak_heap_collect(hak_heap_t *h) {
 }
 
 void hak_heap_verify(hak_heap_t *h) {
-    for (unsigned c = 0; c < HAK_NCLASSES; c++) cache_check(h, &h->front[c]);
+    for (unsigned c = 0; c < HAK_NCLASSES; c++) cache_check(h, c);
 }
 
 void hak_heap_trim(hak_heap_t *h) {

@@ -106,7 +106,7 @@ typedef struct hak_cache {
     void **top;     /* next free slot; base..top hold blocks */
     void **base;
     void **end;     /* base + cap */
-    void *_pad;     /* 32 bytes: the index is one shift */
+    uint64_t check_stamp;   /* the flush checks' mark of their last pass (heap.c); 32 bytes in all */
 } hak_cache_t;
 
 HAK_INLINE uint32_t hak_cache_count(const hak_cache_t *c) { return (uint32_t)(c->top - c->base); }
@@ -141,7 +141,6 @@ typedef struct hak_heap {
     uint32_t purge_pending;                /* some region has a purge_mask */
     size_t size;                           /* bytes of this heap struct (mapping) */
     uint64_t remote_frees;
-    uint64_t check_stamp;                  /* the flush checks' duplicate mark (heap.c) */
     _Atomic uint64_t out_bytes;            /* bytes refilled into caches minus bytes flushed back */
     hak_class_stats_t cstats[HAK_NCLASSES];
     void *slot_store[];                    /* backing for the caches' slots */
