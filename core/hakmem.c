@@ -57,13 +57,15 @@ oom:
 
 /* A block of class cls from the calling thread's cache, refilling it. */
 static void *alloc_class(unsigned cls) {
-    int saved = errno;   /* a refill may fail one mapping and still succeed */
-    hak_heap_t *h = hak_heap_get();
-    if (HAK_UNLIKELY(!h)) goto oom;
+    hak_heap_t *h = hak_tls_heap;
+    if (HAK_UNLIKELY(!h) && !(h = hak_heap_get())) goto oom;
     hak_cache_t *c = &h->front[cls];
     bool hit = c->top != c->base;
-    if (!hit && !hak_heap_refill(h, cls)) goto oom;
-    errno = saved;
+    if (!hit) {
+        int saved = errno;   /* a refill may fail one mapping and still succeed */
+        if (!hak_heap_refill(h, cls)) goto oom;
+        errno = saved;
+    }
     if (hak_stats_on()) {
         h->cstats[cls].allocs++;
         if (hit) h->cstats[cls].hits++; else h->cstats[cls].misses++;
@@ -298,6 +300,8 @@ void *hak_realloc(void *p, size_t n) {
 
 void *hak_aligned_alloc(size_t align, size_t size) {
     if (align == 0 || (align & (align - 1))) { errno = EINVAL; return NULL; }
+    void *p = hak_front_alloc_aligned(align, size);
+    if (HAK_LIKELY(p != NULL)) return p;
     hak_ensure_init();
     if (HAK_UNLIKELY(hak_guard_on())) return hak_guard_alloc(size, align, false);
     if (align <= 16) return hak_front_alloc(size < 16 && align == 16 ? 16 : size);

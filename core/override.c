@@ -45,8 +45,10 @@ API void *aligned_alloc(size_t align, size_t size) { return hak_aligned_alloc(al
 
 API int posix_memalign(void **out, size_t align, size_t size) {
     if (align < sizeof(void *) || (align & (align - 1))) return EINVAL;
+    void *p = hak_front_alloc_aligned(align, size);
+    if (HAK_LIKELY(p != NULL)) { *out = p; return 0; }
     int saved = errno;
-    void *p = hak_aligned_alloc(align, size);
+    p = hak_aligned_alloc(align, size);
     errno = saved;   /* posix_memalign reports through its result, not errno */
     if (!p) return ENOMEM;
     *out = p;

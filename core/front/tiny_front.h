@@ -5,6 +5,7 @@
 #ifndef HAKMEM_TINY_FRONT_H
 #define HAKMEM_TINY_FRONT_H
 
+#include "box/secure_box.h"
 #include "front/size_class.h"
 #include "heap.h"
 #include "segmap.h"
@@ -22,6 +23,27 @@ HAK_INLINE void *hak_front_alloc(size_t n) {
         }
     }
     return hak_alloc_slow(n);
+}
+
+/* Aligned allocation's fast path: align a power of two up to a page, a
+ * tiny request.  A class whose size is a multiple of align has every block
+ * aligned (spans start page aligned; size_class.h), so the request rounded
+ * up to align, plus any redzone, picks one, and its cache serves it.  NULL
+ * when the cache is empty or the front is off; errno untouched. */
+HAK_INLINE void *hak_front_alloc_aligned(size_t align, size_t size) {
+    if (HAK_LIKELY(align <= HAK_PAGE && size <= HAK_TINY_MAX)) {
+        size_t n = (hak_block_need(size ? size : 1) + align - 1) & ~(align - 1);
+        size_t u = n - hak_redzone;   /* the user size whose class that is */
+        if (HAK_LIKELY(u <= HAK_TINY_MAX)) {
+            hak_cache_t *c = (hak_cache_t *)((char *)hak_tls_front + hak_tiny_front_off[u]);
+            void **top = c->top;
+            if (HAK_LIKELY(top != c->base)) {
+                c->top = --top;
+                return *top;
+            }
+        }
+    }
+    return NULL;
 }
 
 HAK_INLINE void hak_front_free(void *p) {
