@@ -3,10 +3,12 @@
 
 #include <pthread.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "box/debug_box.h"
 #include "box/os_box.h"
 #include "box/prewarm_box.h"
+#include "box/release_box.h"
 #include "box/secure_box.h"
 #include "box/verbose_box.h"
 #include "box/superslab_box.h"
@@ -340,8 +342,50 @@ void hak_heap_collect(hak_heap_t *h) {
     }
 }
 
+/* Trim: give back the free tail of a partly used small span.  The carve
+ * cursor goes back to just past the last block not on the free list (in
+ * use, or in some cache); free-list entries beyond it are dropped, since the
+ * next carve re-initialises those blocks, and the pages past it are
+ * decommitted.  Free pages between live blocks stay committed: the free
+ * list's links live in them. */
+static void span_rollback(hak_span_t *s) {
+    enum { MAXB = HAK_SLAB_SIZE / 8 };   /* blocks of the smallest class's span */
+    uint64_t isfree[MAXB / 64];
+    uint32_t carved = s->carved, nfree = carved - s->used;
+    if (s->kind != HAK_SLAB_SMALL || s->used == 0 || nfree == 0 || s->capacity > MAXB) return;
+    memset(isfree, 0, ((carved + 63) / 64) * sizeof isfree[0]);
+    uint32_t seen = 0;
+    for (void *b = s->free; b; b = hak_link_get(s, b)) {
+        /* A damaged list (refill reports it) or one longer than the free
+         * count: leave the span alone. */
+        if (!link_in_span(s, b) || ++seen > nfree) return;
+        uint32_t i = (uint32_t)(((uint8_t *)b - s->data) / s->block_size);
+        if (i >= carved) return;
+        isfree[i / 64] |= 1ull << (i % 64);
+    }
+    if (seen != nfree) return;
+    uint32_t keep = carved;
+    while (keep && (isfree[(keep - 1) / 64] >> ((keep - 1) % 64) & 1)) keep--;
+    if (keep == carved) return;
+    /* Rebuild the list lowest address first, from the blocks below keep. */
+    void *list = NULL;
+    for (uint32_t i = keep; i-- > 0;) {
+        if (!(isfree[i / 64] >> (i % 64) & 1)) continue;
+        void *b = s->data + (size_t)i * s->block_size;
+        hak_link_set(s, b, list);
+        list = b;
+    }
+    s->free = list;
+    __atomic_store_n(&s->carved, keep, __ATOMIC_RELAXED);   /* read by other threads' checks */
+    uintptr_t from = ((uintptr_t)s->data + (size_t)keep * s->block_size + HAK_PAGE - 1) & ~(uintptr_t)(HAK_PAGE - 1);
+    uintptr_t end = ((uintptr_t)s->data & ~(uintptr_t)(HAK_SLAB_SIZE - 1)) + ((size_t)s->nslabs << HAK_SLAB_SHIFT);
+    if (from < end) hak_release_decommit((void *)from, end - from, MADV_DONTNEED);
+}
+
 void hak_heap_trim(hak_heap_t *h) {
     hak_heap_collect(h);
+    for (unsigned c = 0; c < HAK_NCLASSES; c++)
+        for (hak_span_t *s = h->avail[c]; s; s = s->next) span_rollback(s);
     hak_superslab_purge(h, true);
 }
 

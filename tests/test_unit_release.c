@@ -3,6 +3,8 @@
  * - lifecycle: slabs, superslabs and huge mappings come and go, and the
  *   accounting follows: after free-all plus trim, the superslabs mapped and
  *   the bytes mapped are back near where they started (in every profile);
+ * - trim tail: trim decommits the pages past the last live block of a
+ *   partly used span (carve cursor rolled back), and carving resumes soundly;
  * - decommit modes (mem-lean, no purge delay): OFF keeps freed pages
  *   resident; DONTNEED drops them from RSS at once; FREE marks them lazily
  *   freeable — on this kernel they stay in RSS until memory pressure, so
@@ -263,6 +265,54 @@ static void case_lifecycle(void **state) {
     assert_true(s3.bytes_retained <= s0.bytes_retained + HAK_SEGMENT_SIZE);
     assert_true(rss3 <= rss0 + 2048);
     assert_int_equal(again, 0);
+}
+
+/* ---- case: trim gives back the free tail of a partly used span -------- */
+
+/* A 16-byte class span filled, then freed but for one block near its start:
+ * trim moves the carve cursor back and decommits the pages past that block,
+ * and blocks carved again afterwards are distinct and sound (in SECURE a
+ * damaged link would abort). */
+static int cmp_ptr(const void *a, const void *b) {
+    uintptr_t x = (uintptr_t) * (void *const *)a, y = (uintptr_t) * (void *const *)b;
+    return (x > y) - (x < y);
+}
+
+static void case_trim_tail(void **state) {
+    (void)state;
+    enum { N = 6000 };   /* more than one span of 16-byte blocks */
+    static char *v[N];
+    hak_trim();
+    for (int i = 0; i < N; i++) { v[i] = malloc(16); assert_non_null(v[i]); memset(v[i], 0xab, 16); }
+    /* the span holding v[0]: keep its lowest block in use */
+    hak_span_t *s = hak_span_of(hak_region_of(v[0]), v[0]);
+    char *keep = NULL;
+    for (int i = 0; i < N; i++)
+        if (hak_span_of(hak_region_of(v[i]), v[i]) == s && (!keep || v[i] < keep)) keep = v[i];
+    uintptr_t tail = ((uintptr_t)keep + 16 + HAK_PAGE - 1) & ~(uintptr_t)(HAK_PAGE - 1);
+    uintptr_t end = ((uintptr_t)s->data & ~(uintptr_t)(HAK_SLAB_SIZE - 1)) + ((size_t)s->nslabs << HAK_SLAB_SHIFT);
+    for (int i = 0; i < N; i++)
+        if (v[i] != keep) free(v[i]);
+    size_t before = resident_pages((void *)tail, end - tail);
+    hak_trim();
+    size_t after = resident_pages((void *)tail, end - tail);
+    print_message("span tail: %zu KiB resident before trim, %zu after; carved %u of %u\n",
+                  before * 4, after * 4, s->carved, s->capacity);
+    assert_true(before * HAK_PAGE >= (end - tail) / 2);
+    assert_int_equal(after, 0);
+    assert_true((char *)s->data + (size_t)s->carved * s->block_size <= keep + 16);
+    assert_int_equal(keep[0], (char)0xab);
+    /* carve again over the decommitted tail */
+    for (int i = 0; i < N; i++) { v[i] = malloc(16); assert_non_null(v[i]); memset(v[i], 0xcd, 16); }
+    qsort(v, N, sizeof v[0], cmp_ptr);
+    for (int i = 0; i < N; i++) {
+        assert_true(i == 0 || v[i] != v[i - 1]);
+        assert_ptr_not_equal(v[i], keep);
+    }
+    assert_int_equal(keep[0], (char)0xab);
+    for (int i = 0; i < N; i++) free(v[i]);
+    free(keep);
+    hak_trim();
 }
 
 /* ---- cases: each decommit mode ---------------------------------------- */
@@ -555,6 +605,9 @@ static const rcase cases[] = {
     {"lifecycle_speed", case_lifecycle, {"HAKMEM_PROFILE=SPEED"}},
     {"lifecycle_balanced", case_lifecycle, {"HAKMEM_PROFILE=BALANCED"}},
     {"lifecycle_lean", case_lifecycle, {"HAKMEM_PROFILE=LEAN"}},
+    {"trim_tail_speed", case_trim_tail, {"HAKMEM_PROFILE=SPEED"}},
+    {"trim_tail_secure", case_trim_tail, {"HAKMEM_PROFILE=SECURE"}},
+    {"trim_tail_balanced", case_trim_tail, {"HAKMEM_PROFILE=BALANCED"}},
     {"decommit_off", case_decommit_off,
      {"HAKMEM_SS_MEM_LEAN=1", "HAKMEM_SS_MEM_LEAN_TARGET_MB=64", "HAKMEM_SS_MEM_LEAN_DECOMMIT=OFF",
       "HAKMEM_PURGE_DELAY_MS=0"}},
