@@ -265,6 +265,7 @@ void hak_span_free(hak_heap_t *h, hak_span_t *s) {
         if (!r->purge_mask) r->purge_at = hak_now_ns() + hak_release.delay_ns;
         r->purge_mask |= bits;
         h->purge_pending = 1;
+        hak_heap_note_due(h, r->purge_at);
     }
 }
 
@@ -285,7 +286,8 @@ static void slabs_decommit(hak_region_t *r, uint32_t mask, int advice) {
 void hak_superslab_purge(hak_heap_t *h, bool force) {
     uint64_t due = atomic_load_explicit(&hak_pool_purge_at, memory_order_relaxed);
     uint64_t hdue = atomic_load_explicit(&hak_huge_cache_due, memory_order_relaxed);
-    if (!h->purge_pending && !force && !due && !hdue) return;
+    uint64_t idue = atomic_load_explicit(&hak_heaps_purge_due, memory_order_relaxed);
+    if (!h->purge_pending && !force && !due && !hdue && !idue) return;
     uint64_t now = hak_now_ns();
     if (!force && hdue && hdue <= now) hak_huge_cache_tick(now);   /* cached huge mappings past their delay */
     /* Pooled superslabs are due too: any thread's slow path purges them. */
@@ -293,19 +295,28 @@ void hak_superslab_purge(hak_heap_t *h, bool force) {
         pool_purge_locked(now, 2, false);
         pthread_mutex_unlock(&pool_lock);
     }
-    if (!h->purge_pending && !force) return;
+    /* Idle threads' free slabs: their owners run no slow path to do it. */
+    if (!force && idue && idue <= now) hak_heaps_purge_idle(h, now);
+    if (h->purge_pending || force) hak_superslab_purge_spans(h, now, force);
+}
+
+void hak_superslab_purge_spans(hak_heap_t *h, uint64_t now, bool force) {
     unsigned budget = force ? ~0u : 4;
-    bool left = false;
+    uint64_t next = 0;   /* earliest purge_at of what is left */
     for (hak_region_t *r = h->regions; r; r = r->next) {
         uint32_t m = force ? (r->free_mask & r->dirty_mask) : r->purge_mask;
         if (!m) continue;
-        if ((!force && r->purge_at > now) || !budget) { left = true; continue; }
+        if ((!force && r->purge_at > now) || !budget) {
+            if (!next || r->purge_at < next) next = r->purge_at;
+            continue;
+        }
         /* trim gives back every written free slab, whatever the policy */
         slabs_decommit(r, m, force ? MADV_DONTNEED : hak_release.advice);
         r->purge_mask = 0;
         budget--;
     }
-    h->purge_pending = left;
+    h->purge_pending = next != 0;
+    atomic_store_explicit(&h->purge_due, next, memory_order_relaxed);
 }
 
 bool hak_span_is_block_start(const hak_span_t *s, const void *p) {

@@ -26,15 +26,20 @@ HAK_HIDDEN hak_span_t *hak_span_new_small(struct hak_heap *h, unsigned cls);
 HAK_HIDDEN hak_span_t *hak_span_new_large(struct hak_heap *h, unsigned nslabs);
 /* Return an empty span's slabs to its superslab; an empty superslab leaves h. */
 HAK_HIDDEN void hak_span_free(struct hak_heap *h, hak_span_t *s);
-/* Decommit h's free slabs whose purge delay has passed (bounded work), or,
- * with force, every written free slab of h at once (malloc_trim). */
+/* Purge what is due: h's free slabs, the pool, the huge cache, idle heaps'
+ * free slabs; or, with force, every written free slab of h at once
+ * (malloc_trim).  h's lock held. */
 HAK_HIDDEN void hak_superslab_purge(struct hak_heap *h, bool force);
-/* Is a purge due: h's free slabs, or the pool's committed superslabs? */
+/* Only h's free slabs: those due by now (bounded work), or all with force. */
+HAK_HIDDEN void hak_superslab_purge_spans(struct hak_heap *h, uint64_t now, bool force);
+/* Is a purge due: h's free slabs, the pool's committed superslabs, the huge
+ * cache, another heap's free slabs (hak_heaps_purge_due, heap.h)? */
 extern HAK_HIDDEN _Atomic uint64_t hak_pool_purge_at;
 extern HAK_HIDDEN _Atomic uint64_t hak_huge_cache_due;
 #define hak_purge_wanted(h)                                                                      \
     ((h)->purge_pending || atomic_load_explicit(&hak_pool_purge_at, memory_order_relaxed) ||     \
-     atomic_load_explicit(&hak_huge_cache_due, memory_order_relaxed))
+     atomic_load_explicit(&hak_huge_cache_due, memory_order_relaxed) ||                          \
+     atomic_load_explicit(&hak_heaps_purge_due, memory_order_relaxed))
 /* Give every pooled superslab back to the OS; returns bytes released. */
 HAK_HIDDEN size_t hak_superslab_pool_trim(void);
 /* Superslabs: currently mapped, and returned to the OS so far. */
