@@ -428,7 +428,7 @@ static void heap_trim_spans(hak_heap_t *h) {
     heap_release_empty(h);
     for (unsigned c = 0; c < HAK_NCLASSES; c++)
         for (hak_span_t *s = h->avail[c]; s; s = s->next) span_rollback(s);
-    hak_superslab_purge_spans(h, 0, true);
+    hak_superslab_purge_spans(h, 0, HAK_PURGE_ALL);
 }
 
 static void heap_flush_all(hak_heap_t *h) {
@@ -483,7 +483,7 @@ void hak_heaps_purge_idle(hak_heap_t *self, uint64_t now) {
             bool abandoned = st == HAK_HEAP_FREE && atomic_compare_exchange_strong(&o->state, &expect, HAK_HEAP_VISITING);
             if (st == HAK_HEAP_OWNED || abandoned) {
                 heap_drain(o);
-                hak_superslab_purge_spans(o, now, false);
+                hak_superslab_purge_spans(o, now, HAK_PURGE_IDLE);
             }
             if (abandoned) atomic_store(&o->state, HAK_HEAP_FREE);
             hak_heap_unlock(o);

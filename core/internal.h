@@ -88,6 +88,7 @@ typedef struct hak_region {
     uint32_t purge_mask;            /* superslab: free slabs waiting for their purge delay */
     uint8_t decommitted;            /* pooled superslab: pages already given back */
     uint64_t purge_at;              /* when purge_mask (or a pooled superslab) is due, ns */
+    uint32_t slab_due_ms[HAK_SLABS]; /* per slab of purge_mask: when its own delay ends (ms, wraps) */
     struct hak_heap *owner;         /* superslab: the heap whose spans these are */
     struct hak_region *next, *prev; /* owner's region list, or the pool */
     size_t map_size;                /* bytes mapped from the region base */

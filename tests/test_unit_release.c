@@ -18,6 +18,9 @@
  *   pool's hot few go at once, the hot ones after the delay, on any slow
  *   path; a freed huge block is reused within the delay and given back
  *   after it, on any slow path;
+ * - SPEED's freed spans: each waits for its own delay, not its
+ *   superslab's first; they stay committed within RETAIN_MB and go after
+ *   the delay beyond it;
  * - budget: 8 threads allocate and free a few MiB each; while they run and
  *   after they exit, the empty superslabs kept mapped stay within the target.
  *
@@ -584,6 +587,70 @@ static void case_huge_purge_delay(void **state) {
     assert_true(s3.bytes_mapped <= s0.bytes_mapped + HAK_SEGMENT_SIZE);
 }
 
+/* ---- cases: SPEED's freed spans: own deadlines, retention budget ------ */
+
+/* Two spans of one superslab freed 0.6 delay apart: once the first one's
+ * delay is over, slow paths decommit it and leave the second, whose delay
+ * is not (RETAIN_MB=0: no budget, every freed span goes). */
+static void case_slab_deadline(void **state) {
+    (void)state;
+    const int delay_ms = 300;
+    assert_int_equal(hak_release.span_budget, 0);
+    hak_trim();
+    big_alloc();
+    /* two blocks of the first superslab that has three */
+    void *a = NULL, *b = NULL;
+    for (int i = 0; i < BIG_N && !b; i++) {
+        int n = 0;
+        for (int j = 0; j < BIG_N; j++) n += hak_region_of(big[j]) == hak_region_of(big[i]);
+        if (n < 3) continue;
+        for (int j = 0; j < BIG_N; j++)
+            if (j != i && hak_region_of(big[j]) == hak_region_of(big[i])) { if (!a) a = big[j]; else if (!b) b = big[j]; }
+    }
+    assert_non_null(b);
+    volatile uintptr_t ua = (uintptr_t)a, ub = (uintptr_t)b;   /* addresses only, once freed */
+    double t = now_s();
+    free(a);
+    sleep_ms(delay_ms * 6 / 10);
+    free(b);
+    sleep_ms(delay_ms * 6 / 10);
+    for (int i = 0; i < 5; i++) run_tiny_slow_paths();
+    size_t ra = resident_pages((void *)ua, BIG_SIZE), rb = resident_pages((void *)ub, BIG_SIZE);
+    bool in_time = now_s() - t < delay_ms * 1.5e-3;
+    print_message("first span: %zu pages resident, second (freed %d ms later): %zu%s\n", ra, delay_ms * 6 / 10, rb,
+                  in_time ? "" : " (second not checked: the machine was too slow)");
+    assert_int_equal(ra, 0);
+    if (in_time) assert_int_equal(rb, BIG_SIZE / HAK_PAGE);
+    for (int i = 0; i < BIG_N; i++)
+        if ((uintptr_t)big[i] != ua && (uintptr_t)big[i] != ub) free(big[i]);
+}
+
+/* SPEED keeps freed spans committed while all free written slabs fit in
+ * RETAIN_MB, and decommits them after the delay beyond it. */
+static void span_budget_case(bool within) {
+    const int delay_ms = 100;
+    assert_int_equal(hak_release.span_budget, hak_release.pool_cap);
+    hak_trim();
+    big_alloc();
+    long rss1 = rss_kib();
+    long want = (long)(big_free_but_one_per_superslab() >> 10);
+    sleep_ms(delay_ms * 3);
+    long late = slow_paths_until_drop(rss1, want, within ? 50 : 500);
+    long budget = (long)(hak_release.span_budget >> 10);
+    print_message("spans: freed %ld KiB, budget %ld KiB; dropped %ld KiB after the delay\n", want, budget, late);
+    if (within) {
+        assert_true(want <= budget);
+        assert_true(late <= want / 10);
+    } else {
+        assert_true(want > budget);
+        assert_true(late >= want - budget - 2048);
+    }
+    big_free_kept();
+}
+
+static void case_span_budget_within(void **state) { (void)state; span_budget_case(true); }
+static void case_span_budget_beyond(void **state) { (void)state; span_budget_case(false); }
+
 /* ---- case: the budget with many threads -------------------------------- */
 
 enum { THREADS = 8 };
@@ -689,6 +756,10 @@ static const rcase cases[] = {
      * a 64 MiB target so that no emptied superslab is unmapped at once */
     {"purge_delay", case_purge_delay,
      {"HAKMEM_PROFILE=LEAN", "HAKMEM_PURGE_DELAY_MS=200", "HAKMEM_SS_MEM_LEAN_TARGET_MB=64"}},
+    {"slab_deadline", case_slab_deadline, {"HAKMEM_PROFILE=SPEED", "HAKMEM_PURGE_DELAY_MS=300", "HAKMEM_RETAIN_MB=0"}},
+    {"span_budget_within", case_span_budget_within, {"HAKMEM_PROFILE=SPEED", "HAKMEM_PURGE_DELAY_MS=100"}},
+    {"span_budget_beyond", case_span_budget_beyond,
+     {"HAKMEM_PROFILE=SPEED", "HAKMEM_PURGE_DELAY_MS=100", "HAKMEM_RETAIN_MB=8"}},
     {"huge_purge_delay_speed", case_huge_purge_delay, {"HAKMEM_PROFILE=SPEED", "HAKMEM_PURGE_DELAY_MS=200"}},
     {"huge_purge_delay_balanced", case_huge_purge_delay, {"HAKMEM_PROFILE=BALANCED", "HAKMEM_PURGE_DELAY_MS=200"}},
     {"budget_threads_balanced", case_budget_threads,

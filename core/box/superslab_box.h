@@ -30,8 +30,11 @@ HAK_HIDDEN void hak_span_free(struct hak_heap *h, hak_span_t *s);
  * free slabs; or, with force, every written free slab of h at once
  * (malloc_trim).  h's lock held. */
 HAK_HIDDEN void hak_superslab_purge(struct hak_heap *h, bool force);
-/* Only h's free slabs: those due by now (bounded work), or all with force. */
-HAK_HIDDEN void hak_superslab_purge_spans(struct hak_heap *h, uint64_t now, bool force);
+/* Only h's free slabs: those due by now (bounded work; while within the
+ * span budget they wait another delay), those due by now whatever the
+ * budget (h's owner is idle), or every written one (malloc_trim). */
+enum { HAK_PURGE_DUE, HAK_PURGE_IDLE, HAK_PURGE_ALL };
+HAK_HIDDEN void hak_superslab_purge_spans(struct hak_heap *h, uint64_t now, int mode);
 /* Is a purge due: h's free slabs, the pool's committed superslabs, the huge
  * cache, another heap's free slabs (hak_heaps_purge_due, heap.h)? */
 extern HAK_HIDDEN _Atomic uint64_t hak_pool_purge_at;
