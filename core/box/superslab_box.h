@@ -1,6 +1,6 @@
 /* superslab_box.h — the backend: 2 MiB superslabs cut into 64 KiB slabs,
- * grouped into spans.  A superslab belongs to one heap; only that heap's
- * holder carves or frees its spans, so none of this takes a lock.  Empty
+ * grouped into spans.  A superslab belongs to one heap; its spans are
+ * carved and freed only under that heap's span lock (heap.h).  Empty
  * superslabs go to a small global pool (mutex; slow path only) or back to
  * the OS, as the release policy says.  Not switchable: it is the backend. */
 #ifndef HAKMEM_SUPERSLAB_BOX_H
