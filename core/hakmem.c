@@ -313,7 +313,7 @@ int hak_trim(void) {
     uint64_t mapped = atomic_load(&hak_os.bytes_mapped), advised = atomic_load(&hak_os.madvise);
     hak_heap_t *h = hak_tls_heap;
     if (h) hak_heap_trim(h);
-    hak_heaps_collect_abandoned();
+    hak_heaps_trim_others(h);
     hak_superslab_pool_trim();
     hak_huge_cache_trim();
     return atomic_load(&hak_os.bytes_mapped) < mapped || atomic_load(&hak_os.madvise) > advised;

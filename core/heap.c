@@ -2,11 +2,14 @@
 #include "heap.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "box/debug_box.h"
 #include "box/os_box.h"
 #include "box/prewarm_box.h"
+#include "box/release_box.h"
 #include "box/secure_box.h"
 #include "box/verbose_box.h"
 #include "box/superslab_box.h"
@@ -21,11 +24,35 @@ HAK_HIDDEN _Atomic uint64_t hak_large_bytes;
 
 static _Atomic(hak_heap_t *) heaps_all;   /* every heap ever made; never freed */
 static pthread_key_t heap_key;
+/* Held while a thread reclaims from heaps other than its own, so that fork
+ * never happens with another heap's span lock taken by a visitor. */
+static pthread_mutex_t visit_lock = PTHREAD_MUTEX_INITIALIZER;
+/* When some heap's pending purge has been due for a whole delay, or 0: its
+ * owner has run no slow path since, so another thread's does it. */
+HAK_HIDDEN _Atomic uint64_t hak_heaps_purge_due;
 
 void hak_heaps_init(void) { pthread_key_create(&heap_key, hak_heap_thread_exit); }
 
 void hak_heaps_foreach(void (*f)(hak_heap_t *, void *), void *arg) {
     for (hak_heap_t *h = atomic_load_explicit(&heaps_all, memory_order_acquire); h; h = h->all_next) f(h, arg);
+}
+
+/* ---- the span lock ----
+ * Whoever changes a heap's spans holds it: the owner in its slow paths (one
+ * uncontended exchange per call, amortised over a batch; the fast paths use
+ * only the caches and never take it), or another thread reclaiming from the
+ * heap while its owner is idle.  Those only try it, so no thread ever waits
+ * for a heap lock while holding another. */
+void hak_heap_lock(hak_heap_t *h) {
+    while (atomic_exchange_explicit(&h->lock, 1, memory_order_acquire))
+        while (atomic_load_explicit(&h->lock, memory_order_relaxed)) sched_yield();
+}
+
+void hak_heap_unlock(hak_heap_t *h) { atomic_store_explicit(&h->lock, 0, memory_order_release); }
+
+static bool heap_trylock(hak_heap_t *h) {
+    return !atomic_load_explicit(&h->lock, memory_order_relaxed) &&
+           !atomic_exchange_explicit(&h->lock, 1, memory_order_acquire);
 }
 
 /* ---- avail lists: spans of a class that still have blocks to give ---- */
@@ -100,7 +127,7 @@ static void remote_push(hak_heap_t *h, hak_span_t *s, void *first, void *last, u
     if (atomic_load(&o->state) == HAK_HEAP_FREE) heap_visit(o);
 }
 
-void hak_heap_drain(hak_heap_t *h) {
+static void heap_drain(hak_heap_t *h) {
     hak_span_t *s = atomic_exchange_explicit(&h->notify, NULL, memory_order_acquire);
     while (s) {
         /* Read the link before taking the blocks: once remote is empty
@@ -128,7 +155,7 @@ static void heap_visit(hak_heap_t *o) {
     int expect = HAK_HEAP_FREE;
     while (atomic_load(&o->notify) != NULL &&
            atomic_compare_exchange_strong(&o->state, &expect, HAK_HEAP_VISITING)) {
-        hak_heap_drain(o);
+        heap_drain(o);
         if (o->purge_pending) hak_superslab_purge(o, false);   /* nobody else will */
         atomic_store(&o->state, HAK_HEAP_FREE);
         expect = HAK_HEAP_FREE;
@@ -138,7 +165,8 @@ static void heap_visit(hak_heap_t *o) {
 /* ---- refill and flush ---- */
 
 bool hak_heap_refill(hak_heap_t *h, unsigned cls) {
-    if (atomic_load_explicit(&h->notify, memory_order_relaxed)) hak_heap_drain(h);
+    hak_heap_lock(h);
+    if (atomic_load_explicit(&h->notify, memory_order_relaxed)) heap_drain(h);
     if (hak_purge_wanted(h)) hak_superslab_purge(h, false);
     hak_cache_t *c = &h->front[cls];
     uint32_t want = hak_classes[cls].batch, n = hak_cache_count(c), had = n;
@@ -176,6 +204,7 @@ bool hak_heap_refill(hak_heap_t *h, unsigned cls) {
     }
     atomic_store_explicit(&h->out_bytes, atomic_load_explicit(&h->out_bytes, memory_order_relaxed) +
                           (uint64_t)(n - had) * hak_classes[cls].block_size, memory_order_relaxed);
+    hak_heap_unlock(h);
     c->top = c->base + n;
     if (hak_front_bypass) h->cstats[cls].refills++;
     return n > 0;
@@ -228,7 +257,7 @@ static void cache_check(hak_heap_t *h, unsigned cls) {
     c->top = v + out;
 }
 
-void hak_heap_flush(hak_heap_t *h, unsigned cls, uint32_t keep) {
+static void heap_flush(hak_heap_t *h, unsigned cls, uint32_t keep) {
     hak_cache_t *c = &h->front[cls];
     if (hak_cache_count(c) <= keep) return;
     cache_check(h, cls);
@@ -270,12 +299,20 @@ void hak_heap_flush(hak_heap_t *h, unsigned cls, uint32_t keep) {
     if (hak_front_bypass) h->cstats[cls].flushes++;
 }
 
+void hak_heap_flush(hak_heap_t *h, unsigned cls, uint32_t keep) {
+    hak_heap_lock(h);
+    heap_flush(h, cls, keep);
+    hak_heap_unlock(h);
+}
+
 /* ---- large spans ---- */
 
 void *hak_heap_large_alloc(hak_heap_t *h, size_t size, bool *fresh) {
     unsigned n = (unsigned)((size + HAK_SLAB_SIZE - 1) >> HAK_SLAB_SHIFT);
-    if (atomic_load_explicit(&h->notify, memory_order_relaxed)) hak_heap_drain(h);
+    hak_heap_lock(h);
+    if (atomic_load_explicit(&h->notify, memory_order_relaxed)) heap_drain(h);
     hak_span_t *s = hak_span_new_large(h, n);
+    hak_heap_unlock(h);
     if (!s) return NULL;
     atomic_fetch_add_explicit(&hak_large_bytes, s->block_size, memory_order_relaxed);
     if (hak_guard_on()) memset(s->data + s->block_size - 8, 0, 8);   /* see the carve loop */
@@ -285,8 +322,13 @@ void *hak_heap_large_alloc(hak_heap_t *h, size_t size, bool *fresh) {
 
 void hak_heap_large_free(hak_heap_t *h, hak_span_t *s, void *p) {
     atomic_fetch_sub_explicit(&hak_large_bytes, s->block_size, memory_order_relaxed);
-    if (h && hak_region_of(s)->owner == h) hak_span_free(h, s);
-    else remote_push(h, s, p, p, 1);
+    if (h && hak_region_of(s)->owner == h) {
+        hak_heap_lock(h);
+        hak_span_free(h, s);
+        hak_heap_unlock(h);
+    } else {
+        remote_push(h, s, p, p, 1);
+    }
 }
 
 /* ---- heap lifecycle ---- */
@@ -341,10 +383,11 @@ hak_heap_t *hak_heap_get(void) {
     return h;
 }
 
-void hak_heap_collect(hak_heap_t *h) {
-    for (unsigned c = 0; c < HAK_NCLASSES; c++) hak_heap_flush(h, c, 0);
-    hak_heap_drain(h);
-    /* Empty spans kept as the class's last one are released too. */
+/* Collect remote frees and release every empty span, even a class's last
+ * (trim, thread exit, idle heaps).  The caches are left alone: only the
+ * owner may touch them. */
+static void heap_release_empty(hak_heap_t *h) {
+    heap_drain(h);
     for (unsigned c = 0; c < HAK_NCLASSES; c++) {
         hak_span_t *s = h->avail[c];
         while (s) {
@@ -355,44 +398,159 @@ void hak_heap_collect(hak_heap_t *h) {
     }
 }
 
-void hak_heap_verify(hak_heap_t *h) {
-    for (unsigned c = 0; c < HAK_NCLASSES; c++) cache_check(h, c);
+/* Trim: give back the free tail of a partly used small span.  The carve
+ * cursor goes back to just past the last block not on the free list (in
+ * use, or in some cache); free-list entries beyond it are dropped, since the
+ * next carve re-initialises those blocks, and the pages past it are
+ * decommitted.  Free pages between live blocks stay committed: the free
+ * list's links live in them. */
+static void span_rollback(hak_span_t *s) {
+    enum { MAXB = HAK_SLAB_SIZE / 8 };   /* blocks of the smallest class's span */
+    uint64_t isfree[MAXB / 64];
+    uint32_t carved = s->carved, nfree = carved - s->used;
+    if (s->kind != HAK_SLAB_SMALL || s->used == 0 || nfree == 0 || s->capacity > MAXB) return;
+    memset(isfree, 0, ((carved + 63) / 64) * sizeof isfree[0]);
+    uint32_t seen = 0;
+    for (void *b = s->free; b; b = hak_link_get(s, b)) {
+        /* A damaged list (refill reports it) or one longer than the free
+         * count: leave the span alone. */
+        if (!link_in_span(s, b) || ++seen > nfree) return;
+        uint32_t i = (uint32_t)(((uint8_t *)b - s->data) / s->block_size);
+        if (i >= carved) return;
+        isfree[i / 64] |= 1ull << (i % 64);
+    }
+    if (seen != nfree) return;
+    uint32_t keep = carved;
+    while (keep && (isfree[(keep - 1) / 64] >> ((keep - 1) % 64) & 1)) keep--;
+    if (keep == carved) return;
+    /* Rebuild the list lowest address first, from the blocks below keep. */
+    void *list = NULL;
+    for (uint32_t i = keep; i-- > 0;) {
+        if (!(isfree[i / 64] >> (i % 64) & 1)) continue;
+        void *b = s->data + (size_t)i * s->block_size;
+        hak_link_set(s, b, list);
+        list = b;
+    }
+    s->free = list;
+    __atomic_store_n(&s->carved, keep, __ATOMIC_RELAXED);   /* read by other threads' checks */
+    uintptr_t from = ((uintptr_t)s->data + (size_t)keep * s->block_size + HAK_PAGE - 1) & ~(uintptr_t)(HAK_PAGE - 1);
+    uintptr_t end = ((uintptr_t)s->data & ~(uintptr_t)(HAK_SLAB_SIZE - 1)) + ((size_t)s->nslabs << HAK_SLAB_SHIFT);
+    if (from < end) hak_release_decommit((void *)from, end - from, MADV_DONTNEED);
+}
+
+/* Give back everything of h's spans that no block pins (lock held). */
+static void heap_trim_spans(hak_heap_t *h) {
+    heap_release_empty(h);
+    for (unsigned c = 0; c < HAK_NCLASSES; c++)
+        for (hak_span_t *s = h->avail[c]; s; s = s->next) span_rollback(s);
+    hak_superslab_purge_spans(h, 0, HAK_PURGE_ALL);
+}
+
+static void heap_flush_all(hak_heap_t *h) {
+    for (unsigned c = 0; c < HAK_NCLASSES; c++) heap_flush(h, c, 0);
 }
 
 void hak_heap_trim(hak_heap_t *h) {
-    hak_heap_collect(h);
-    hak_superslab_purge(h, true);
+    hak_heap_lock(h);
+    heap_flush_all(h);
+    heap_trim_spans(h);
+    hak_heap_unlock(h);
 }
 
-void hak_heaps_collect_abandoned(void) {
-    for (hak_heap_t *h = atomic_load_explicit(&heaps_all, memory_order_acquire); h; h = h->all_next) {
-        int expect = HAK_HEAP_FREE;
-        if (atomic_compare_exchange_strong(&h->state, &expect, HAK_HEAP_VISITING)) {
-            hak_heap_trim(h);
-            atomic_store(&h->state, HAK_HEAP_FREE);
+void hak_heap_verify(hak_heap_t *h) {
+    hak_heap_lock(h);   /* the checks read span free lists, which visitors may change */
+    for (unsigned c = 0; c < HAK_NCLASSES; c++) cache_check(h, c);
+    hak_heap_unlock(h);
+}
+
+void hak_heaps_trim_others(hak_heap_t *self) {
+    pthread_mutex_lock(&visit_lock);
+    for (hak_heap_t *o = atomic_load_explicit(&heaps_all, memory_order_acquire); o; o = o->all_next) {
+        if (o == self) continue;
+        int st = HAK_HEAP_FREE;
+        if (atomic_compare_exchange_strong(&o->state, &st, HAK_HEAP_VISITING)) {
+            /* abandoned: no owner, its caches are ours to flush */
+            hak_heap_trim(o);
+            atomic_store(&o->state, HAK_HEAP_FREE);
+            heap_visit(o);   /* frees that arrived while we held it */
+        } else if (st == HAK_HEAP_OWNED) {
+            /* a live thread: its slow paths hold the lock only briefly */
+            bool got = false;
+            for (int i = 0; i < 64 && !(got = heap_trylock(o)); i++) sched_yield();
+            if (!got) continue;
+            if (atomic_load(&o->state) == HAK_HEAP_OWNED) heap_trim_spans(o);
+            hak_heap_unlock(o);
         }
     }
+    pthread_mutex_unlock(&visit_lock);
+}
+
+void hak_heap_note_due(hak_heap_t *h, uint64_t at) {
+    uint64_t d = atomic_load_explicit(&h->purge_due, memory_order_relaxed);
+    if (d && d <= at) return;
+    atomic_store_explicit(&h->purge_due, at, memory_order_relaxed);
+    /* Others act one delay later: an owner still running has purged by then. */
+    uint64_t t = at + hak_release.delay_ns, g = atomic_load_explicit(&hak_heaps_purge_due, memory_order_relaxed);
+    while ((!g || t < g) && !atomic_compare_exchange_weak(&hak_heaps_purge_due, &g, t)) {}
+}
+
+void hak_heaps_purge_idle(hak_heap_t *self, uint64_t now) {
+    if (pthread_mutex_trylock(&visit_lock) != 0) return;
+    uint64_t g0 = atomic_load(&hak_heaps_purge_due), next = 0, delay = hak_release.delay_ns;
+    for (hak_heap_t *o = atomic_load_explicit(&heaps_all, memory_order_acquire); o; o = o->all_next) {
+        uint64_t d = atomic_load_explicit(&o->purge_due, memory_order_relaxed);
+        if (d && o != self && d + delay <= now && heap_trylock(o)) {
+            int st = atomic_load(&o->state), expect = HAK_HEAP_FREE;
+            bool abandoned = st == HAK_HEAP_FREE && atomic_compare_exchange_strong(&o->state, &expect, HAK_HEAP_VISITING);
+            if (st == HAK_HEAP_OWNED || abandoned) {
+                heap_drain(o);
+                hak_superslab_purge_spans(o, now, HAK_PURGE_IDLE);
+            }
+            if (abandoned) atomic_store(&o->state, HAK_HEAP_FREE);
+            hak_heap_unlock(o);
+            if (abandoned) heap_visit(o);
+            d = atomic_load_explicit(&o->purge_due, memory_order_relaxed);
+        }
+        if (d && (!next || d < next)) next = d;
+    }
+    /* A deadline published meanwhile wins if it is earlier. */
+    uint64_t t = next ? next + delay : 0;
+    if (!atomic_compare_exchange_strong(&hak_heaps_purge_due, &g0, t))
+        while (t && (!g0 || t < g0) && !atomic_compare_exchange_weak(&hak_heaps_purge_due, &g0, t)) {}
+    pthread_mutex_unlock(&visit_lock);
 }
 
 void hak_heap_thread_exit(void *arg) {
     hak_heap_t *h = arg;
     if (!h || h != hak_tls_heap) return;
-    hak_heap_collect(h);
+    hak_heap_lock(h);
+    heap_flush_all(h);
+    heap_release_empty(h);
     if (hak_purge_wanted(h)) hak_superslab_purge(h, false);
     hak_tls_front = hak_empty_front;
     hak_tls_heap = NULL;
+    /* Under the lock: a visitor that holds it sees OWNED or FREE, never a
+     * heap changing hands in the middle of its visit. */
     atomic_store(&h->state, HAK_HEAP_FREE);
+    hak_heap_unlock(h);
     /* A remote free that raced with the collect above sees FREE and visits;
      * or we see its notification here. */
     heap_visit(h);
 }
 
+void hak_heaps_fork_prepare(void) { pthread_mutex_lock(&visit_lock); }
+void hak_heaps_fork_parent(void) { pthread_mutex_unlock(&visit_lock); }
+
 void hak_heaps_fork_child(void) {
+    pthread_mutex_init(&visit_lock, NULL);
     /* Heaps held by threads that do not exist in the child may be half-way
-     * through an update: never touch them again. */
+     * through an update: never touch them again.  No visitor was inside a
+     * heap (fork_prepare took visit_lock), and a free heap's lock can only
+     * be an exiting thread's last moment: clear it. */
     for (hak_heap_t *h = atomic_load(&heaps_all); h; h = h->all_next) {
-        if (h == hak_tls_heap) continue;
         int st = atomic_load(&h->state);
+        if (h == hak_tls_heap || st == HAK_HEAP_FREE) atomic_store(&h->lock, 0);
+        if (h == hak_tls_heap) continue;
         if (st == HAK_HEAP_OWNED || st == HAK_HEAP_VISITING) atomic_store(&h->state, HAK_HEAP_DEAD);
     }
 }

@@ -1,10 +1,12 @@
 /* heap.h — per-thread heaps: the unified caches' slow side (refill, flush),
  * remote frees, and the heap lifecycle (attach, abandon, adopt, visit).
  *
- * Ownership: a heap is held by exactly one thread at a time — its owner
- * thread, or a visitor that took an abandoned heap for a moment (state
- * VISITING).  Only the holder touches the heap's spans' local state; other
- * threads reach a span only through its lock-free remote list. */
+ * Ownership: a heap's caches belong to its owner thread, or to a visitor
+ * that took an abandoned heap for a moment (state VISITING).  Its spans'
+ * local state is changed only under its span lock (hak_heap_lock): by the
+ * owner's slow paths, or by another thread reclaiming from an idle heap
+ * (trim, overdue purges).  Other threads reach a span only through its
+ * lock-free remote list. */
 #ifndef HAKMEM_HEAP_H
 #define HAKMEM_HEAP_H
 
@@ -30,26 +32,35 @@ HAK_HIDDEN hak_heap_t *hak_heap_get(void);
 HAK_HIDDEN bool hak_heap_refill(hak_heap_t *h, unsigned cls);
 /* Return cache blocks of class cls to their spans, keeping `keep`. */
 HAK_HIDDEN void hak_heap_flush(hak_heap_t *h, unsigned cls, uint32_t keep);
-/* Collect blocks other threads freed into h's spans. */
-HAK_HIDDEN void hak_heap_drain(hak_heap_t *h);
 /* A large block of at least size bytes; *fresh says it came zeroed. */
 HAK_HIDDEN void *hak_heap_large_alloc(hak_heap_t *h, size_t size, bool *fresh);
 /* Free block p of large span s (any thread). */
 HAK_HIDDEN void hak_heap_large_free(hak_heap_t *h, hak_span_t *s, void *p);
-/* Flush every cache, collect remote frees, release empty spans of h
- * (malloc_trim and thread exit). */
-HAK_HIDDEN void hak_heap_collect(hak_heap_t *h);
-/* Collect, then give back every written free slab (malloc_trim). */
+/* Flush every cache of h, release its empty spans, decommit its free slabs
+ * and the free tails of its partly used spans (malloc_trim). */
 HAK_HIDDEN void hak_heap_trim(hak_heap_t *h);
 /* The flush-time checks over every cache of h, without flushing (owner only). */
 HAK_HIDDEN void hak_heap_verify(hak_heap_t *h);
-/* Visit every abandoned heap and trim it (malloc_trim). */
-HAK_HIDDEN void hak_heaps_collect_abandoned(void);
+/* The same for every other heap: abandoned ones whole, live ones without
+ * their caches (malloc_trim). */
+HAK_HIDDEN void hak_heaps_trim_others(hak_heap_t *self);
+/* The span lock (see above). */
+HAK_HIDDEN void hak_heap_lock(hak_heap_t *h);
+HAK_HIDDEN void hak_heap_unlock(hak_heap_t *h);
+/* h has a purge due at `at` (ns); h's lock held. */
+HAK_HIDDEN void hak_heap_note_due(hak_heap_t *h, uint64_t at);
+/* When some heap's purge is overdue, so that any thread's slow path does it. */
+extern HAK_HIDDEN _Atomic uint64_t hak_heaps_purge_due;
+/* Purge the overdue free slabs of heaps other than self (their owners are
+ * idle), if no other thread is doing so. */
+HAK_HIDDEN void hak_heaps_purge_idle(hak_heap_t *self, uint64_t now);
 HAK_HIDDEN void hak_heap_avail_push(hak_heap_t *h, hak_span_t *s);
 
 /* Thread exit (pthread key destructor). */
 HAK_HIDDEN void hak_heap_thread_exit(void *heap);
 HAK_HIDDEN void hak_heaps_init(void);
+HAK_HIDDEN void hak_heaps_fork_prepare(void);
+HAK_HIDDEN void hak_heaps_fork_parent(void);
 HAK_HIDDEN void hak_heaps_fork_child(void);
 
 /* Iterate every heap (for stats); f is called with each heap. */

@@ -46,12 +46,14 @@ static void apply_config(void) {
 }
 
 static void fork_prepare(void) {
+    hak_heaps_fork_prepare();   /* first: a visitor may take the others */
     hak_huge_fork_prepare();
     hak_superslab_fork_prepare();
 }
 static void fork_parent(void) {
     hak_superslab_fork_parent();
     hak_huge_fork_parent();
+    hak_heaps_fork_parent();
 }
 static void fork_child(void) {
     hak_superslab_fork_child();

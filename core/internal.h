@@ -89,6 +89,7 @@ typedef struct hak_region {
     uint32_t purge_mask;            /* superslab: free slabs waiting for their purge delay */
     uint8_t decommitted;            /* pooled superslab: pages already given back */
     uint64_t purge_at;              /* when purge_mask (or a pooled superslab) is due, ns */
+    uint32_t slab_due_ms[HAK_SLABS]; /* per slab of purge_mask: when its own delay ends (ms, wraps) */
     struct hak_heap *owner;         /* superslab: the heap whose spans these are */
     struct hak_region *next, *prev; /* owner's region list, or the pool */
     size_t map_size;                /* bytes mapped from the region base */
@@ -130,11 +131,14 @@ typedef struct hak_class_stats {
 /* A heap: the per-thread state.  It outlives its thread: when a thread
  * exits its heap is abandoned (state FREE) with its spans, and the next new
  * thread adopts it whole; meanwhile other threads may visit it to collect
- * blocks they free into it. */
+ * blocks they free into it.  While its thread lives but is idle, other
+ * threads may take its span lock to reclaim empty spans (never its caches). */
 typedef struct hak_heap {
     hak_cache_t front[HAK_FRONT_SLOTS];   /* the fast paths touch only this */
     _Atomic(hak_span_t *) notify;          /* spans that received remote frees */
     _Atomic int state;                     /* HAK_HEAP_* */
+    _Atomic int lock;                      /* held by whoever changes the spans (heap.c) */
+    _Atomic uint64_t purge_due;            /* earliest purge_at of its regions, or 0 */
     struct hak_heap *all_next;             /* global list of every heap */
     hak_span_t *avail[HAK_NCLASSES];       /* spans with free or uncarved blocks */
     hak_region_t *regions;                 /* superslabs owned */

@@ -3,6 +3,11 @@
  * - lifecycle: slabs, superslabs and huge mappings come and go, and the
  *   accounting follows: after free-all plus trim, the superslabs mapped and
  *   the bytes mapped are back near where they started (in every profile);
+ * - trim tail: trim decommits the pages past the last live block of a
+ *   partly used span (carve cursor rolled back), and carving resumes soundly;
+ * - idle thread: a live thread that freed 80 MB and waits keeps at most
+ *   its caches' worth once another thread trims, or once other threads'
+ *   slow paths have run for two purge delays;
  * - decommit modes (mem-lean, no purge delay): OFF keeps freed pages
  *   resident; DONTNEED drops them from RSS at once; FREE marks them lazily
  *   freeable — on this kernel they stay in RSS until memory pressure, so
@@ -13,6 +18,9 @@
  *   pool's hot few go at once, the hot ones after the delay, on any slow
  *   path; a freed huge block is reused within the delay and given back
  *   after it, on any slow path;
+ * - SPEED's freed spans: each waits for its own delay, not its
+ *   superslab's first; they stay committed within RETAIN_MB and go after
+ *   the delay beyond it;
  * - budget: 8 threads allocate and free a few MiB each; while they run and
  *   after they exit, the empty superslabs kept mapped stay within the target.
  *
@@ -265,6 +273,116 @@ static void case_lifecycle(void **state) {
     assert_int_equal(again, 0);
 }
 
+/* ---- case: trim gives back the free tail of a partly used span -------- */
+
+/* A 16-byte class span filled, then freed but for one block near its start:
+ * trim moves the carve cursor back and decommits the pages past that block,
+ * and blocks carved again afterwards are distinct and sound (in SECURE a
+ * damaged link would abort). */
+static int cmp_ptr(const void *a, const void *b) {
+    uintptr_t x = (uintptr_t) * (void *const *)a, y = (uintptr_t) * (void *const *)b;
+    return (x > y) - (x < y);
+}
+
+static void case_trim_tail(void **state) {
+    (void)state;
+    enum { N = 6000 };   /* more than one span of 16-byte blocks */
+    static char *v[N];
+    hak_trim();
+    for (int i = 0; i < N; i++) { v[i] = malloc(16); assert_non_null(v[i]); memset(v[i], 0xab, 16); }
+    /* the span holding v[0]: keep its lowest block in use */
+    hak_span_t *s = hak_span_of(hak_region_of(v[0]), v[0]);
+    char *keep = NULL;
+    for (int i = 0; i < N; i++)
+        if (hak_span_of(hak_region_of(v[i]), v[i]) == s && (!keep || v[i] < keep)) keep = v[i];
+    uintptr_t tail = ((uintptr_t)keep + s->block_size + HAK_PAGE - 1) & ~(uintptr_t)(HAK_PAGE - 1);
+    uintptr_t end = ((uintptr_t)s->data & ~(uintptr_t)(HAK_SLAB_SIZE - 1)) + ((size_t)s->nslabs << HAK_SLAB_SHIFT);
+    for (int i = 0; i < N; i++)
+        if (v[i] != keep) free(v[i]);
+    size_t before = resident_pages((void *)tail, end - tail);
+    hak_trim();
+    size_t after = resident_pages((void *)tail, end - tail);
+    print_message("span tail: %zu KiB resident before trim, %zu after; carved %u of %u\n",
+                  before * 4, after * 4, s->carved, s->capacity);
+    assert_true(before * HAK_PAGE >= (end - tail) / 2);
+    assert_int_equal(after, 0);
+    assert_true((char *)s->data + (size_t)s->carved * s->block_size <= keep + s->block_size);   /* SECURE: 32-byte blocks */
+    assert_int_equal(keep[0], (char)0xab);
+    /* carve again over the decommitted tail */
+    for (int i = 0; i < N; i++) { v[i] = malloc(16); assert_non_null(v[i]); memset(v[i], 0xcd, 16); }
+    qsort(v, N, sizeof v[0], cmp_ptr);
+    for (int i = 0; i < N; i++) {
+        assert_true(i == 0 || v[i] != v[i - 1]);
+        assert_ptr_not_equal(v[i], keep);
+    }
+    assert_int_equal(keep[0], (char)0xab);
+    for (int i = 0; i < N; i++) free(v[i]);
+    free(keep);
+    hak_trim();
+}
+
+/* ---- cases: an idle thread's heap does not pin memory ----------------- */
+
+static pthread_mutex_t idle_m = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t idle_c = PTHREAD_COND_INITIALIZER;
+static int idle_ready, idle_go;
+
+/* Allocates about 80 MB of small blocks, frees them all, then waits. */
+static void *idle_worker(void *arg) {
+    (void)arg;
+    enum { N = 40000 };
+    static void *v[N];
+    for (int i = 0; i < N; i++) {
+        size_t n = 16 + (size_t)(i * 7919) % 4000;
+        v[i] = malloc(n);
+        assert_non_null(v[i]);
+        touch(v[i], n, i);
+    }
+    for (int i = 0; i < N; i++) free(v[(i * 7) % N]);
+    pthread_mutex_lock(&idle_m);
+    idle_ready = 1;
+    pthread_cond_broadcast(&idle_c);
+    while (!idle_go) pthread_cond_wait(&idle_c, &idle_m);
+    pthread_mutex_unlock(&idle_m);
+    return NULL;
+}
+
+/* What the idle thread still holds once the main thread has trimmed, or
+ * has run slow paths for a while: its caches (TCACHE_MAX) and the slabs
+ * their blocks are in, not the free slabs. */
+static void idle_case(bool trim) {
+    hak_trim();
+    long rss0 = rss_kib();
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, idle_worker, NULL), 0);
+    pthread_mutex_lock(&idle_m);
+    while (!idle_ready) pthread_cond_wait(&idle_c, &idle_m);
+    pthread_mutex_unlock(&idle_m);
+    long rss1 = rss_kib(), rss2 = rss1;
+    if (trim) {
+        assert_int_equal(hak_trim(), 1);
+        rss2 = rss_kib();
+    } else {
+        /* free slabs are due after the delay; others act one delay later */
+        for (double t0 = now_s(); now_s() - t0 < 5 && rss2 - rss0 > 8 * 1024; rss2 = rss_kib()) {
+            run_tiny_slow_paths();
+            sleep_ms(20);
+        }
+    }
+    print_message("idle thread: RSS %ld KiB above start after its frees, %ld after %s\n", rss1 - rss0,
+                  rss2 - rss0, trim ? "trim" : "other threads' slow paths");
+    assert_true(rss1 - rss0 >= 32 * 1024);
+    assert_true(rss2 - rss0 <= 8 * 1024);
+    pthread_mutex_lock(&idle_m);
+    idle_go = 1;
+    pthread_cond_broadcast(&idle_c);
+    pthread_mutex_unlock(&idle_m);
+    assert_int_equal(pthread_join(t, NULL), 0);
+}
+
+static void case_idle_trim(void **state) { (void)state; idle_case(true); }
+static void case_idle_purge(void **state) { (void)state; idle_case(false); }
+
 /* ---- cases: each decommit mode ---------------------------------------- */
 
 /* Mem-lean, target 64 MiB (so every emptied superslab is pooled, not
@@ -469,6 +587,70 @@ static void case_huge_purge_delay(void **state) {
     assert_true(s3.bytes_mapped <= s0.bytes_mapped + HAK_SEGMENT_SIZE);
 }
 
+/* ---- cases: SPEED's freed spans: own deadlines, retention budget ------ */
+
+/* Two spans of one superslab freed 0.6 delay apart: once the first one's
+ * delay is over, slow paths decommit it and leave the second, whose delay
+ * is not (RETAIN_MB=0: no budget, every freed span goes). */
+static void case_slab_deadline(void **state) {
+    (void)state;
+    const int delay_ms = 300;
+    assert_int_equal(hak_release.span_budget, 0);
+    hak_trim();
+    big_alloc();
+    /* two blocks of the first superslab that has three */
+    void *a = NULL, *b = NULL;
+    for (int i = 0; i < BIG_N && !b; i++) {
+        int n = 0;
+        for (int j = 0; j < BIG_N; j++) n += hak_region_of(big[j]) == hak_region_of(big[i]);
+        if (n < 3) continue;
+        for (int j = 0; j < BIG_N; j++)
+            if (j != i && hak_region_of(big[j]) == hak_region_of(big[i])) { if (!a) a = big[j]; else if (!b) b = big[j]; }
+    }
+    assert_non_null(b);
+    volatile uintptr_t ua = (uintptr_t)a, ub = (uintptr_t)b;   /* addresses only, once freed */
+    double t = now_s();
+    free(a);
+    sleep_ms(delay_ms * 6 / 10);
+    free(b);
+    sleep_ms(delay_ms * 6 / 10);
+    for (int i = 0; i < 5; i++) run_tiny_slow_paths();
+    size_t ra = resident_pages((void *)ua, BIG_SIZE), rb = resident_pages((void *)ub, BIG_SIZE);
+    bool in_time = now_s() - t < delay_ms * 1.5e-3;
+    print_message("first span: %zu pages resident, second (freed %d ms later): %zu%s\n", ra, delay_ms * 6 / 10, rb,
+                  in_time ? "" : " (second not checked: the machine was too slow)");
+    assert_int_equal(ra, 0);
+    if (in_time) assert_int_equal(rb, BIG_SIZE / HAK_PAGE);
+    for (int i = 0; i < BIG_N; i++)
+        if ((uintptr_t)big[i] != ua && (uintptr_t)big[i] != ub) free(big[i]);
+}
+
+/* SPEED keeps freed spans committed while all free written slabs fit in
+ * RETAIN_MB, and decommits them after the delay beyond it. */
+static void span_budget_case(bool within) {
+    const int delay_ms = 100;
+    assert_int_equal(hak_release.span_budget, hak_release.pool_cap);
+    hak_trim();
+    big_alloc();
+    long rss1 = rss_kib();
+    long want = (long)(big_free_but_one_per_superslab() >> 10);
+    sleep_ms(delay_ms * 3);
+    long late = slow_paths_until_drop(rss1, want, within ? 50 : 500);
+    long budget = (long)(hak_release.span_budget >> 10);
+    print_message("spans: freed %ld KiB, budget %ld KiB; dropped %ld KiB after the delay\n", want, budget, late);
+    if (within) {
+        assert_true(want <= budget);
+        assert_true(late <= want / 10);
+    } else {
+        assert_true(want > budget);
+        assert_true(late >= want - budget - 2048);
+    }
+    big_free_kept();
+}
+
+static void case_span_budget_within(void **state) { (void)state; span_budget_case(true); }
+static void case_span_budget_beyond(void **state) { (void)state; span_budget_case(false); }
+
 /* ---- case: the budget with many threads -------------------------------- */
 
 enum { THREADS = 8 };
@@ -555,6 +737,12 @@ static const rcase cases[] = {
     {"lifecycle_speed", case_lifecycle, {"HAKMEM_PROFILE=SPEED"}},
     {"lifecycle_balanced", case_lifecycle, {"HAKMEM_PROFILE=BALANCED"}},
     {"lifecycle_lean", case_lifecycle, {"HAKMEM_PROFILE=LEAN"}},
+    {"trim_tail_speed", case_trim_tail, {"HAKMEM_PROFILE=SPEED"}},
+    {"trim_tail_secure", case_trim_tail, {"HAKMEM_PROFILE=SECURE"}},
+    {"trim_tail_balanced", case_trim_tail, {"HAKMEM_PROFILE=BALANCED"}},
+    {"idle_trim_speed", case_idle_trim, {"HAKMEM_PROFILE=SPEED"}},
+    {"idle_trim_balanced", case_idle_trim, {"HAKMEM_PROFILE=BALANCED"}},
+    {"idle_purge_speed", case_idle_purge, {"HAKMEM_PROFILE=SPEED", "HAKMEM_PURGE_DELAY_MS=100"}},
     {"decommit_off", case_decommit_off,
      {"HAKMEM_SS_MEM_LEAN=1", "HAKMEM_SS_MEM_LEAN_TARGET_MB=64", "HAKMEM_SS_MEM_LEAN_DECOMMIT=OFF",
       "HAKMEM_PURGE_DELAY_MS=0"}},
@@ -568,6 +756,10 @@ static const rcase cases[] = {
      * a 64 MiB target so that no emptied superslab is unmapped at once */
     {"purge_delay", case_purge_delay,
      {"HAKMEM_PROFILE=LEAN", "HAKMEM_PURGE_DELAY_MS=200", "HAKMEM_SS_MEM_LEAN_TARGET_MB=64"}},
+    {"slab_deadline", case_slab_deadline, {"HAKMEM_PROFILE=SPEED", "HAKMEM_PURGE_DELAY_MS=300", "HAKMEM_RETAIN_MB=0"}},
+    {"span_budget_within", case_span_budget_within, {"HAKMEM_PROFILE=SPEED", "HAKMEM_PURGE_DELAY_MS=100"}},
+    {"span_budget_beyond", case_span_budget_beyond,
+     {"HAKMEM_PROFILE=SPEED", "HAKMEM_PURGE_DELAY_MS=100", "HAKMEM_RETAIN_MB=8"}},
     {"huge_purge_delay_speed", case_huge_purge_delay, {"HAKMEM_PROFILE=SPEED", "HAKMEM_PURGE_DELAY_MS=200"}},
     {"huge_purge_delay_balanced", case_huge_purge_delay, {"HAKMEM_PROFILE=BALANCED", "HAKMEM_PURGE_DELAY_MS=200"}},
     {"budget_threads_balanced", case_budget_threads,

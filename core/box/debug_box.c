@@ -215,5 +215,9 @@ static unsigned check_heap(hak_heap_t *h) {
 int hak_heap_check(void) {
     if (!hak_guard_on()) return 0;
     hak_heap_t *h = hak_tls_heap;
-    return h ? (int)check_heap(h) : 0;
+    if (!h) return 0;
+    hak_heap_lock(h);   /* an idle heap's visitor may be changing the spans */
+    unsigned bad = check_heap(h);
+    hak_heap_unlock(h);
+    return (int)bad;
 }

@@ -11,7 +11,9 @@
  *   HAKMEM_SS_MEM_LEAN_DECOMMIT, HAKMEM_PURGE_DELAY_MS, HAKMEM_RETAIN_MB.
  * Defaults: SPEED keeps up to RETAIN_MB (64) of empty superslabs mapped,
  *   two of them committed until the purge delay (1 s), the rest decommitted
- *   (DONTNEED) as they arrive, and freed spans after the delay; BALANCED keeps at most TARGET_MB (10) of empty superslabs and
+ *   (DONTNEED) as they arrive; freed spans stay committed while all heaps'
+ *   free written slabs fit in RETAIN_MB, beyond it they go after the delay
+ *   (an idle heap's go one delay later, whatever the budget); BALANCED keeps at most TARGET_MB (10) of empty superslabs and
  *   never decommits; LEAN keeps at most TARGET_MB and decommits empty
  *   superslabs and spans at once.
  * Compile switch: none — the policy is the backend's; its knobs are variables.
@@ -27,6 +29,7 @@ typedef struct hak_release_policy {
     int advice;          /* 0 keep, else MADV_DONTNEED or MADV_FREE */
     bool spans;          /* decommit freed spans inside live superslabs too */
     uint64_t delay_ns;   /* purge delay */
+    size_t span_budget;  /* SPEED: bytes of free written slabs kept before freed spans are decommitted */
 } hak_release_policy_t;
 
 extern HAK_HIDDEN hak_release_policy_t hak_release;

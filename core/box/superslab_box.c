@@ -25,6 +25,12 @@ static _Atomic uint64_t ss_mapped, ss_released;
 /* When the oldest pooled superslab still committed is due (ns), or 0: read
  * by every slow path, so that any of them purges the pool once it is due. */
 HAK_HIDDEN _Atomic uint64_t hak_pool_purge_at;
+/* Free written slabs of owned superslabs, all heaps: what the span budget
+ * counts (free_dirty_add at every change of a slab's free or dirty bit). */
+static _Atomic int64_t free_dirty_slabs;
+static void free_dirty_add(int64_t n) {
+    if (n) atomic_fetch_add_explicit(&free_dirty_slabs, n, memory_order_relaxed);
+}
 
 /* Bytes of the superslab below which nothing may be decommitted: the header. */
 #define HAK_SS_KEEP HAK_HEADER_SIZE
@@ -89,6 +95,7 @@ static hak_region_t *region_acquire(hak_heap_t *h) {
         uint32_t dirty = r->dirty_mask;
         region_init(r, h);
         r->dirty_mask = dirty;
+        free_dirty_add(__builtin_popcount(dirty));
     } else {
         r = hak_os_map_aligned(HAK_SEGMENT_SIZE, HAK_SEGMENT_SIZE);
         if (!r) return NULL;
@@ -106,6 +113,7 @@ static hak_region_t *region_acquire(hak_heap_t *h) {
 }
 
 static void region_release(hak_heap_t *h, hak_region_t *r) {
+    free_dirty_add(-__builtin_popcount(r->dirty_mask));
     if (r->prev) r->prev->next = r->next; else h->regions = r->next;
     if (r->next) r->next->prev = r->prev;
     r->owner = NULL;
@@ -202,6 +210,7 @@ static void span_claim(hak_region_t *r, unsigned start, unsigned n, uint8_t kind
     hak_span_t *s = &r->spans[start];
     s->nslabs = (uint8_t)n;
     s->fresh = (r->dirty_mask & bits) == 0;
+    free_dirty_add(-__builtin_popcount(r->dirty_mask & bits));
     r->dirty_mask |= bits;
     s->free = NULL;
     s->secret = hak_secure_on() ? hak_secure_random() : 0;
@@ -257,14 +266,18 @@ void hak_span_free(hak_heap_t *h, hak_span_t *s) {
     }
     uint32_t bits = (n == 32 ? HAK_ALL_SLABS : ((1u << n) - 1)) << start;
     r->free_mask |= bits;
+    free_dirty_add(__builtin_popcount(r->dirty_mask & bits));
     if (r->free_mask == HAK_ALL_SLABS) { region_release(h, r); return; }
     if (!hak_release.spans) return;
     if (hak_release.delay_ns == 0) {
         slabs_decommit(r, bits, hak_release.advice);
     } else {
-        if (!r->purge_mask) r->purge_at = hak_now_ns() + hak_release.delay_ns;
+        uint64_t due = hak_now_ns() + hak_release.delay_ns;
+        for (unsigned i = start; i < start + n; i++) r->slab_due_ms[i] = (uint32_t)(due / 1000000);
+        if (!r->purge_mask) r->purge_at = due;
         r->purge_mask |= bits;
         h->purge_pending = 1;
+        hak_heap_note_due(h, r->purge_at);
     }
 }
 
@@ -277,7 +290,10 @@ static void slabs_decommit(hak_region_t *r, uint32_t mask, int advice) {
         uint8_t *from = (uint8_t *)r + ((size_t)start << HAK_SLAB_SHIFT);
         uint8_t *to = (uint8_t *)r + ((size_t)(start + n) << HAK_SLAB_SHIFT);
         if (start == 0) from = (uint8_t *)r + HAK_SS_KEEP;
-        if (hak_release_decommit(from, (size_t)(to - from), advice)) r->dirty_mask &= ~bits;
+        if (hak_release_decommit(from, (size_t)(to - from), advice)) {
+            free_dirty_add(-__builtin_popcount(r->dirty_mask & bits));
+            r->dirty_mask &= ~bits;
+        }
         mask &= ~bits;
     }
 }
@@ -285,7 +301,8 @@ static void slabs_decommit(hak_region_t *r, uint32_t mask, int advice) {
 void hak_superslab_purge(hak_heap_t *h, bool force) {
     uint64_t due = atomic_load_explicit(&hak_pool_purge_at, memory_order_relaxed);
     uint64_t hdue = atomic_load_explicit(&hak_huge_cache_due, memory_order_relaxed);
-    if (!h->purge_pending && !force && !due && !hdue) return;
+    uint64_t idue = atomic_load_explicit(&hak_heaps_purge_due, memory_order_relaxed);
+    if (!h->purge_pending && !force && !due && !hdue && !idue) return;
     uint64_t now = hak_now_ns();
     if (!force && hdue && hdue <= now) hak_huge_cache_tick(now);   /* cached huge mappings past their delay */
     /* Pooled superslabs are due too: any thread's slow path purges them. */
@@ -293,19 +310,52 @@ void hak_superslab_purge(hak_heap_t *h, bool force) {
         pool_purge_locked(now, 2, false);
         pthread_mutex_unlock(&pool_lock);
     }
-    if (!h->purge_pending && !force) return;
+    /* Idle threads' free slabs: their owners run no slow path to do it. */
+    if (!force && idue && idue <= now) hak_heaps_purge_idle(h, now);
+    if (h->purge_pending || force) hak_superslab_purge_spans(h, now, force ? HAK_PURGE_ALL : HAK_PURGE_DUE);
+}
+
+void hak_superslab_purge_spans(hak_heap_t *h, uint64_t now, int mode) {
+    bool force = mode == HAK_PURGE_ALL;
     unsigned budget = force ? ~0u : 4;
-    bool left = false;
+    uint64_t next = 0;   /* earliest purge_at of what is left */
+    /* Within the span budget a due slab waits one more delay (checked
+     * again then, not at every slow path). */
+    bool keep = mode == HAK_PURGE_DUE && hak_release.span_budget &&
+                (size_t)atomic_load_explicit(&free_dirty_slabs, memory_order_relaxed) * HAK_SLAB_SIZE <=
+                    hak_release.span_budget;
     for (hak_region_t *r = h->regions; r; r = r->next) {
         uint32_t m = force ? (r->free_mask & r->dirty_mask) : r->purge_mask;
         if (!m) continue;
-        if ((!force && r->purge_at > now) || !budget) { left = true; continue; }
-        /* trim gives back every written free slab, whatever the policy */
-        slabs_decommit(r, m, force ? MADV_DONTNEED : hak_release.advice);
-        r->purge_mask = 0;
+        if (!force && keep && r->purge_at <= now) r->purge_at = now + hak_release.delay_ns;
+        if ((!force && r->purge_at > now) || !budget) {
+            if (!next || r->purge_at < next) next = r->purge_at;
+            continue;
+        }
         budget--;
+        if (!force) {
+            /* only the slabs whose own delay is over; the others wait */
+            uint32_t now_ms = (uint32_t)(now / 1000000), later = 0, wait = UINT32_MAX;
+            for (uint32_t b = m; b; b &= b - 1) {
+                unsigned i = (unsigned)__builtin_ctz(b);
+                int32_t d = (int32_t)(r->slab_due_ms[i] - now_ms);
+                if (d > 0) { later |= 1u << i; if ((uint32_t)d < wait) wait = (uint32_t)d; }
+            }
+            m &= ~later;
+            r->purge_mask = later;
+            if (later) {
+                r->purge_at = now + (uint64_t)wait * 1000000;
+                if (!next || r->purge_at < next) next = r->purge_at;
+            }
+            slabs_decommit(r, m, hak_release.advice);
+            continue;
+        }
+        /* trim gives back every written free slab, whatever the policy */
+        slabs_decommit(r, m, MADV_DONTNEED);
+        r->purge_mask = 0;
     }
-    h->purge_pending = left;
+    h->purge_pending = next != 0;
+    atomic_store_explicit(&h->purge_due, next, memory_order_relaxed);
 }
 
 void hak_superslab_fork_prepare(void) { pthread_mutex_lock(&pool_lock); }

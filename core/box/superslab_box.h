@@ -1,6 +1,6 @@
 /* superslab_box.h — the backend: 2 MiB superslabs cut into 64 KiB slabs,
- * grouped into spans.  A superslab belongs to one heap; only that heap's
- * holder carves or frees its spans, so none of this takes a lock.  Empty
+ * grouped into spans.  A superslab belongs to one heap; its spans are
+ * carved and freed only under that heap's span lock (heap.h).  Empty
  * superslabs go to a small global pool (mutex; slow path only) or back to
  * the OS, as the release policy says.  Not switchable: it is the backend. */
 #ifndef HAKMEM_SUPERSLAB_BOX_H
@@ -26,15 +26,23 @@ HAK_HIDDEN hak_span_t *hak_span_new_small(struct hak_heap *h, unsigned cls);
 HAK_HIDDEN hak_span_t *hak_span_new_large(struct hak_heap *h, unsigned nslabs);
 /* Return an empty span's slabs to its superslab; an empty superslab leaves h. */
 HAK_HIDDEN void hak_span_free(struct hak_heap *h, hak_span_t *s);
-/* Decommit h's free slabs whose purge delay has passed (bounded work), or,
- * with force, every written free slab of h at once (malloc_trim). */
+/* Purge what is due: h's free slabs, the pool, the huge cache, idle heaps'
+ * free slabs; or, with force, every written free slab of h at once
+ * (malloc_trim).  h's lock held. */
 HAK_HIDDEN void hak_superslab_purge(struct hak_heap *h, bool force);
-/* Is a purge due: h's free slabs, or the pool's committed superslabs? */
+/* Only h's free slabs: those due by now (bounded work; while within the
+ * span budget they wait another delay), those due by now whatever the
+ * budget (h's owner is idle), or every written one (malloc_trim). */
+enum { HAK_PURGE_DUE, HAK_PURGE_IDLE, HAK_PURGE_ALL };
+HAK_HIDDEN void hak_superslab_purge_spans(struct hak_heap *h, uint64_t now, int mode);
+/* Is a purge due: h's free slabs, the pool's committed superslabs, the huge
+ * cache, another heap's free slabs (hak_heaps_purge_due, heap.h)? */
 extern HAK_HIDDEN _Atomic uint64_t hak_pool_purge_at;
 extern HAK_HIDDEN _Atomic uint64_t hak_huge_cache_due;
 #define hak_purge_wanted(h)                                                                      \
     ((h)->purge_pending || atomic_load_explicit(&hak_pool_purge_at, memory_order_relaxed) ||     \
-     atomic_load_explicit(&hak_huge_cache_due, memory_order_relaxed))
+     atomic_load_explicit(&hak_huge_cache_due, memory_order_relaxed) ||                          \
+     atomic_load_explicit(&hak_heaps_purge_due, memory_order_relaxed))
 /* Give every pooled superslab back to the OS; returns bytes released. */
 HAK_HIDDEN size_t hak_superslab_pool_trim(void);
 /* Superslabs: currently mapped, and returned to the OS so far. */
