@@ -179,45 +179,53 @@ bool hak_heap_refill(hak_heap_t *h, unsigned cls) {
     return n > 0;
 }
 
-/* SPEED's batched checks: before blocks leave the cache, drop (and report
- * once) any that is not a block start of a small span, and any that is in
- * the cache twice (a double free).  An open-addressing set on the stack
- * makes the duplicate check linear in the cache size. */
-static void cache_check(hak_heap_t *h, hak_cache_t *c) {
-    enum { SET = 256 };   /* > twice the largest cache */
-    uintptr_t set[SET];
-    memset(set, 0, sizeof set);
-    uint32_t out = 0;
-    uint32_t count = hak_cache_count(c);
+/* SPEED's batched checks.  Before the first m blocks leave the cache, drop
+ * (and report once) any of them that is not a block start of a small span
+ * or is the head of its own span's free list; drop any block that is in the
+ * cache twice (a double free).  The kept blocks take part in the duplicate
+ * check, else a twin kept could be handed out after its copy left; their own
+ * checks come when they leave, so no block is checked twice by a consumer
+ * that only frees.  An open-addressing set on the stack, sized to the cache
+ * and indexed by the top bits of a multiplicative hash (the low bits of
+ * block addresses repeat with the block size), keeps it linear. */
+static void cache_check(hak_heap_t *h, hak_cache_t *c, uint32_t m) {
+    enum { SET_MAX = 256 };   /* >= twice the largest cache */
+    uintptr_t set[SET_MAX];
+    void **v = c->base;
+    uint32_t count = hak_cache_count(c), out = 0;
+    unsigned bits = 4;
+    while ((1u << bits) < 2 * count) bits++;
+    memset(set, 0, sizeof(uintptr_t) << bits);
     for (uint32_t i = 0; i < count; i++) {
-        void *b = c->base[i];
-        hak_region_t *r = hak_region_of(b);
-        hak_span_t *s = hak_span_of(r, b);
-        if (s->kind != HAK_SLAB_SMALL || !hak_span_is_block_start(s, b)) {
-            hak_heap_error(HAK_ERR_INVALID_FREE, b, "not the start of a block (found when the thread cache flushed); ignored", (uint64_t)-1, true);
-            continue;
+        void *b = v[i];
+        if (i < m) {
+            hak_region_t *r = hak_region_of(b);
+            hak_span_t *s = hak_span_of(r, b);
+            if (s->kind != HAK_SLAB_SMALL || !hak_span_is_block_start(s, b)) {
+                hak_heap_error(HAK_ERR_INVALID_FREE, b, "not the start of a block (found when the thread cache flushed); ignored", (uint64_t)-1, true);
+                continue;
+            }
+            if (r->owner == h && b == s->free) goto twice;
         }
         uintptr_t key = (uintptr_t)b;
-        unsigned k = (unsigned)((key >> 4) * 0x9E3779B1u) % SET;
-        bool dup = false;
+        uint32_t k = (uint32_t)((key * 0x9E3779B97F4A7C15ull) >> (64 - bits));
         while (set[k]) {
-            if (set[k] == key) { dup = true; break; }
-            k = (k + 1) % SET;
-        }
-        if (dup || (r->owner == h && b == s->free)) {
-            hak_heap_error(HAK_ERR_DOUBLE_FREE, b, "block freed twice (found when the thread cache flushed); ignored", (uint64_t)-1, true);
-            continue;
+            if (set[k] == key) goto twice;
+            k = (k + 1) & ((1u << bits) - 1);
         }
         set[k] = key;
-        c->base[out++] = b;
+        v[out++] = b;
+        continue;
+    twice:
+        hak_heap_error(HAK_ERR_DOUBLE_FREE, b, "block freed twice (found when the thread cache flushed); ignored", (uint64_t)-1, true);
     }
-    c->top = c->base + out;
+    c->top = v + out;
 }
 
 void hak_heap_flush(hak_heap_t *h, unsigned cls, uint32_t keep) {
     hak_cache_t *c = &h->front[cls];
     if (hak_cache_count(c) <= keep) return;
-    cache_check(h, c);
+    cache_check(h, c, hak_cache_count(c) - keep);
     if (hak_cache_count(c) <= keep) return;
     uint32_t m = hak_cache_count(c) - keep;
     /* Consecutive blocks of one foreign span go back as one chain: one

@@ -67,6 +67,7 @@ typedef struct hak_span {
     uint32_t carved;       /* blocks handed out by the bump cursor so far */
     uint32_t used;         /* blocks not on the local free list (in caches or in use) */
     uint8_t *data;         /* first block */
+    uint64_t div_magic;    /* small: ceil(2^40 / block_size); offset * it >> 40 is the block index */
     uint64_t secret;       /* free-list link encoding (secure box); 0 when off */
     void *free;            /* local free list: owner only */
     _Atomic(void *) remote; /* blocks freed by other threads (lock-free stack) */
