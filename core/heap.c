@@ -65,15 +65,31 @@ static void span_take_back(hak_heap_t *h, hak_span_t *s, void *first, void *last
     if (s->used == 0) span_empty(h, s);
 }
 
-/* Secure box: a decoded link must point into its span. */
-static bool link_in_span(const hak_span_t *s, const void *p) {
-    const uint8_t *q = p;
-    return q >= s->data && q < s->data + (size_t)s->capacity * s->block_size;
-}
-
 static HAK_COLD void link_corrupt(const hak_span_t *s, const void *b) {
     (void)s;
     hak_heap_error(HAK_ERR_CORRUPTION, b, "free-list link of a freed block overwritten (use after free?); rest of the list dropped", (uint64_t)-1, false);
+}
+
+/* Follow span s's free-list links from b for at most max blocks, storing
+ * each in out unless out is NULL.  Returns how many; *last is the last one,
+ * *rest the block after it (NULL at the end).  A decoded link must point
+ * into the span (secure box): one that does not ends the list, reported.
+ * The span's fields are read once, not per block. */
+HAK_INLINE uint32_t chain_walk(const hak_span_t *s, void *b, uint32_t max, void **out, void **last, void **rest) {
+    const uintptr_t lo = (uintptr_t)s->data, len = (uintptr_t)s->capacity * s->block_size, sec = s->secret;
+    uint32_t n = 0;
+    void *prev = NULL;
+    while (b && n < max) {
+        if (out) out[n] = b;
+        n++;
+        prev = b;
+        uintptr_t next = *(const uintptr_t *)b ^ sec;
+        if (HAK_UNLIKELY(next && next - lo >= len)) { link_corrupt(s, b); next = 0; }
+        b = (void *)next;
+    }
+    *last = prev;
+    *rest = b;
+    return n;
 }
 
 /* ---- remote frees ---- */
@@ -110,13 +126,8 @@ void hak_heap_drain(hak_heap_t *h) {
         if (s->kind == HAK_SLAB_LARGE) {
             hak_span_free(h, s);
         } else if (b) {
-            void *last = b, *next;
-            uint32_t n = 1;
-            while ((next = hak_link_get(s, last)) != NULL) {
-                if (!link_in_span(s, next)) { link_corrupt(s, last); break; }
-                last = next;
-                n++;
-            }
+            void *last, *rest;
+            uint32_t n = chain_walk(s, b, UINT32_MAX, NULL, &last, &rest);
             span_take_back(h, s, b, last, n);
         }
         s = next;
@@ -138,6 +149,7 @@ static void heap_visit(hak_heap_t *o) {
 /* ---- refill and flush ---- */
 
 bool hak_heap_refill(hak_heap_t *h, unsigned cls) {
+    h->flush_state[cls] = 0;   /* this thread allocates the class: keep blocks at a flush */
     if (atomic_load_explicit(&h->notify, memory_order_relaxed)) hak_heap_drain(h);
     if (hak_purge_wanted(h)) hak_superslab_purge(h, false);
     hak_cache_t *c = &h->front[cls];
@@ -148,12 +160,11 @@ bool hak_heap_refill(hak_heap_t *h, unsigned cls) {
         hak_span_t *s = h->avail[cls];
         if (!s && !(s = hak_span_new_small(h, cls))) break;
         uint32_t got = 0;
-        while (n < want && s->free) {
-            void *b = s->free;
-            s->free = hak_link_get(s, b);
-            if (s->free && !link_in_span(s, s->free)) { link_corrupt(s, b); s->free = NULL; }
-            c->base[n++] = b;
-            got++;
+        if (s->free) {
+            void *last, *rest;
+            got = chain_walk(s, s->free, want - n, c->base + n, &last, &rest);
+            s->free = rest;
+            n += got;
         }
         uint32_t k = s->capacity - s->carved;
         if (k > want - n) k = want - n;
@@ -179,69 +190,89 @@ bool hak_heap_refill(hak_heap_t *h, unsigned cls) {
     return n > 0;
 }
 
-/* SPEED's batched checks.  Before the first m blocks leave the cache, drop
- * (and report once) any of them that is not a block start of a small span
- * or is the head of its own span's free list; drop any block that is in the
- * cache twice (a double free).  The kept blocks take part in the duplicate
- * check, else a twin kept could be handed out after its copy left; their own
- * checks come when they leave, so no block is checked twice by a consumer
- * that only frees.  An open-addressing set on the stack, sized to the cache
- * and indexed by the top bits of a multiplicative hash (the low bits of
- * block addresses repeat with the block size), keeps it linear. */
-static void cache_check(hak_heap_t *h, hak_cache_t *c, uint32_t m) {
-    enum { SET_MAX = 256 };   /* >= twice the largest cache */
-    uintptr_t set[SET_MAX];
-    void **v = c->base;
-    uint32_t count = hak_cache_count(c), out = 0;
-    unsigned bits = 4;
-    while ((1u << bits) < 2 * count) bits++;
-    memset(set, 0, sizeof(uintptr_t) << bits);
-    for (uint32_t i = 0; i < count; i++) {
-        void *b = v[i];
-        if (i < m) {
-            hak_region_t *r = hak_region_of(b);
-            hak_span_t *s = hak_span_of(r, b);
-            if (s->kind != HAK_SLAB_SMALL || !hak_span_is_block_start(s, b)) {
-                hak_heap_error(HAK_ERR_INVALID_FREE, b, "not the start of a block (found when the thread cache flushed); ignored", (uint64_t)-1, true);
-                continue;
-            }
-            if (r->owner == h && b == s->free) goto twice;
-        }
-        uintptr_t key = (uintptr_t)b;
-        uint32_t k = (uint32_t)((key * 0x9E3779B97F4A7C15ull) >> (64 - bits));
-        while (set[k]) {
-            if (set[k] == key) goto twice;
-            k = (k + 1) & ((1u << bits) - 1);
-        }
-        set[k] = key;
-        v[out++] = b;
-        continue;
-    twice:
-        hak_heap_error(HAK_ERR_DOUBLE_FREE, b, "block freed twice (found when the thread cache flushed); ignored", (uint64_t)-1, true);
-    }
-    c->top = v + out;
+/* SPEED's batched checks, made as blocks leave the cache: a block that is
+ * not a block start of a small span, is in the cache twice, is the head of
+ * its own span's free list or belongs to an own span with no block out, is
+ * dropped and reported once.  The kept blocks enter the duplicate set first
+ * (a copy kept could otherwise be handed out after its twin left); their
+ * other checks come when they leave, so a consumer that only frees checks
+ * each block once.  The set is an open-addressing table on the stack, at
+ * most half full (its clearing stays a short vector loop), indexed by the
+ * top bits of a multiplicative hash (the low bits of block addresses repeat
+ * with the block size). */
+typedef struct dup_set {
+    uintptr_t *slot;
+    unsigned shift;   /* 64 - log2(size) */
+    uint32_t mask;
+} dup_set_t;
+
+/* false if b is in the set already */
+HAK_INLINE bool dup_set_add(dup_set_t *d, void *b) {
+    uintptr_t key = (uintptr_t)b;
+    uint32_t k = (uint32_t)((key * 0x9E3779B97F4A7C15ull) >> d->shift);
+    for (uintptr_t t; (t = d->slot[k]) != 0; k = (k + 1) & d->mask)
+        if (t == key) return false;
+    d->slot[k] = key;
+    return true;
+}
+
+static HAK_COLD void flush_reject(void *b, bool twice) {
+    if (twice) hak_heap_error(HAK_ERR_DOUBLE_FREE, b, "block freed twice (found when the thread cache flushed); ignored", (uint64_t)-1, true);
+    else hak_heap_error(HAK_ERR_INVALID_FREE, b, "not the start of a block (found when the thread cache flushed); ignored", (uint64_t)-1, true);
+}
+
+/* xor of the block pointers v[0..n) (their low bits are 0) */
+static uint64_t blocks_sig(void *const *v, uint32_t n) {
+    uint64_t x = 0;
+    for (uint32_t i = 0; i < n; i++) x ^= (uintptr_t)v[i];
+    return x;
 }
 
 void hak_heap_flush(hak_heap_t *h, unsigned cls, uint32_t keep) {
     hak_cache_t *c = &h->front[cls];
-    if (hak_cache_count(c) <= keep) return;
-    cache_check(h, c, hak_cache_count(c) - keep);
-    if (hak_cache_count(c) <= keep) return;
-    uint32_t m = hak_cache_count(c) - keep;
+    void **v = c->base;
+    uint32_t count = hak_cache_count(c);
+    if (count <= keep) return;
+    /* A thread that only frees this class's blocks, all of them other
+     * heaps' (a consumer), has no use for the blocks a flush keeps: it flushes
+     * them all.  Seen as: the last flush sent only foreign blocks, and since
+     * then no refill (state 1 after flushing all) or no pop reached the kept
+     * blocks (state = their xor | 1).  Each block is then checked once. */
+    uint64_t st = h->flush_state[cls];
+    if (keep && (st & 1) && (st == 1 || (blocks_sig(v, keep) | 1) == st)) keep = 0;
+    uint32_t m = count - keep, kept = 0, flushed = 0, nempty = 0;
+    bool foreign = true;
+    enum { SET_MAX = 256, CACHE_MAX = SET_MAX / 2 };   /* caches hold at most 128 (size_class.c) */
+    uintptr_t slot[SET_MAX];
+    unsigned bits = 4;
+    while ((1u << bits) < 2 * count) bits++;
+    memset(slot, 0, sizeof(uintptr_t) << bits);
+    dup_set_t set = {slot, 64 - bits, (1u << bits) - 1};
+    for (uint32_t i = m; i < count; i++) {
+        if (dup_set_add(&set, v[i])) v[m + kept++] = v[i];
+        else flush_reject(v[i], true);
+    }
     /* Consecutive blocks of one foreign span go back as one chain: one
-     * atomic per batch per span. */
-    hak_span_t *rs = NULL;
+     * atomic per batch per span.  Spans that become empty are released after
+     * the loop, so that no block's span or superslab goes away while later
+     * blocks are still being checked against it. */
+    hak_span_t *rs = NULL, *empty[CACHE_MAX];
     void *rfirst = NULL, *rlast = NULL;
     uint32_t rn = 0;
     for (uint32_t i = 0; i < m; i++) {
-        void *b = c->base[i];
+        void *b = v[i];
         hak_region_t *r = hak_region_of(b);
         hak_span_t *s = hak_span_of(r, b);
-        if (r->owner == h) {
+        if (HAK_UNLIKELY(s->kind != HAK_SLAB_SMALL || !hak_span_is_block_start(s, b))) { flush_reject(b, false); continue; }
+        bool own = r->owner == h;
+        if (HAK_UNLIKELY(!dup_set_add(&set, b) || (own && (b == s->free || s->used == 0)))) { flush_reject(b, true); continue; }
+        flushed++;
+        foreign &= !own;
+        if (own) {
             hak_link_set(s, b, s->free);
             s->free = b;
             if (!s->in_avail) hak_heap_avail_push(h, s);
-            if (--s->used == 0) span_empty(h, s);
+            if (--s->used == 0) empty[nempty++] = s;
             continue;
         }
         if (s != rs) {
@@ -256,11 +287,13 @@ void hak_heap_flush(hak_heap_t *h, unsigned cls, uint32_t keep) {
         }
     }
     if (rs) remote_push(h, rs, rfirst, rlast, rn);
+    for (uint32_t i = 0; i < nempty; i++) span_empty(h, empty[i]);
     if (hak_purge_wanted(h)) hak_superslab_purge(h, false);
     atomic_store_explicit(&h->out_bytes, atomic_load_explicit(&h->out_bytes, memory_order_relaxed) -
-                          (uint64_t)m * hak_classes[cls].block_size, memory_order_relaxed);
-    memmove(c->base, c->base + m, keep * sizeof(void *));
-    c->top = c->base + keep;
+                          (uint64_t)flushed * hak_classes[cls].block_size, memory_order_relaxed);
+    memmove(v, v + m, kept * sizeof(void *));
+    c->top = v + kept;
+    h->flush_state[cls] = blocks_sig(v, kept) | (foreign && flushed);
     if (hak_front_bypass) h->cstats[cls].flushes++;
 }
 

@@ -137,6 +137,9 @@ typedef struct hak_heap {
     _Atomic int state;                     /* HAK_HEAP_* */
     struct hak_heap *all_next;             /* global list of every heap */
     hak_span_t *avail[HAK_NCLASSES];       /* spans with free or uncarved blocks */
+    /* per class, after the last flush: xor of the blocks it kept, | 1 if
+     * every block it flushed was another heap's; 0 after a refill */
+    uint64_t flush_state[HAK_NCLASSES];
     hak_region_t *regions;                 /* superslabs owned */
     uint32_t purge_pending;                /* some region has a purge_mask */
     size_t size;                           /* bytes of this heap struct (mapping) */

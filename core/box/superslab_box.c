@@ -309,19 +309,6 @@ void hak_superslab_purge(hak_heap_t *h, bool force) {
     h->purge_pending = left;
 }
 
-_Static_assert(HAK_SMALL_MAX <= (1 << 15) && 8 * HAK_SLAB_SIZE <= (1 << 19), "div_magic's exactness bound");
-
-bool hak_span_is_block_start(const hak_span_t *s, const void *p) {
-    const uint8_t *q = p;
-    if (q < s->data) return false;
-    size_t off = (size_t)(q - s->data);
-    /* Exact without a division: off < 2^19 (a span) and block_size <= 2^15
-     * keep the rounding error of div_magic below one index. */
-    size_t i = (size_t)((off * s->div_magic) >> 40);
-    if (i * s->block_size != off) return false;
-    return i < __atomic_load_n(&s->carved, __ATOMIC_RELAXED);
-}
-
 void hak_superslab_fork_prepare(void) { pthread_mutex_lock(&pool_lock); }
 void hak_superslab_fork_parent(void) { pthread_mutex_unlock(&pool_lock); }
 void hak_superslab_fork_child(void) { pthread_mutex_init(&pool_lock, NULL); }

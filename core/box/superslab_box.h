@@ -43,7 +43,18 @@ HAK_HIDDEN void hak_superslab_fork_prepare(void);
 HAK_HIDDEN void hak_superslab_fork_parent(void);
 HAK_HIDDEN void hak_superslab_fork_child(void);
 
-/* Does [p] point at the start of a block of span s? (slow-path check) */
-HAK_HIDDEN bool hak_span_is_block_start(const hak_span_t *s, const void *p);
+/* Does [p] point at the start of a block of small span s, carved already?
+ * (slow-path check, inline for the flush's loop) */
+_Static_assert(HAK_SMALL_MAX <= (1 << 15) && 8 * HAK_SLAB_SIZE <= (1 << 19), "div_magic's exactness bound");
+HAK_INLINE bool hak_span_is_block_start(const hak_span_t *s, const void *p) {
+    const uint8_t *q = p;
+    if (q < s->data) return false;
+    size_t off = (size_t)(q - s->data);
+    /* Exact without a division: off < 2^19 (a span) and block_size <= 2^15
+     * keep the rounding error of div_magic below one index. */
+    size_t i = (size_t)((off * s->div_magic) >> 40);
+    if (i * s->block_size != off) return false;
+    return i < __atomic_load_n(&s->carved, __ATOMIC_RELAXED);
+}
 
 #endif
