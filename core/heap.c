@@ -150,6 +150,7 @@ static void heap_visit(hak_heap_t *o) {
 
 bool hak_heap_refill(hak_heap_t *h, unsigned cls) {
     h->flush_state[cls] = 0;   /* this thread allocates the class: keep blocks at a flush */
+    h->front[cls].end = h->front[cls].base + hak_classes[cls].cache_cap;
     if (atomic_load_explicit(&h->notify, memory_order_relaxed)) hak_heap_drain(h);
     if (hak_purge_wanted(h)) hak_superslab_purge(h, false);
     hak_cache_t *c = &h->front[cls];
@@ -294,6 +295,9 @@ void hak_heap_flush(hak_heap_t *h, unsigned cls, uint32_t keep) {
     memmove(v, v + m, kept * sizeof(void *));
     c->top = v + kept;
     h->flush_state[cls] = blocks_sig(v, kept) | (foreign && flushed);
+    /* A consumer holds at most a batch: the memory waits in its cache for
+     * nothing (the free path then flushes it all: keep = cap - batch = 0). */
+    c->end = v + (h->flush_state[cls] == 1 ? hak_classes[cls].batch : hak_classes[cls].cache_cap);
     if (hak_front_bypass) h->cstats[cls].flushes++;
 }
 
