@@ -96,15 +96,18 @@ HAK_INLINE uint32_t chain_walk(const hak_span_t *s, void *b, uint32_t max, void 
 
 static void heap_visit(hak_heap_t *o);
 
-/* Push blocks first..last (n of them) onto span s of another heap. */
-static void remote_push(hak_heap_t *h, hak_span_t *s, void *first, void *last, uint32_t n) {
+/* Push blocks first..last (n of them) onto span s of another heap.  Returns
+ * that heap when it is abandoned, so no thread will collect: the caller
+ * visits it (heap_visit) once nothing of its own depends on that heap's
+ * spans staying as they are. */
+static hak_heap_t *remote_push(hak_heap_t *h, hak_span_t *s, void *first, void *last, uint32_t n) {
     void *old = atomic_load_explicit(&s->remote, memory_order_relaxed);
     do {
         hak_link_set(s, last, old);
     } while (!atomic_compare_exchange_weak_explicit(&s->remote, &old, first, memory_order_acq_rel,
                                                     memory_order_relaxed));
     if (h) h->remote_frees += n;
-    if (old != NULL) return;   /* the span is already on its owner's notify list */
+    if (old != NULL) return NULL;   /* the span is already on its owner's notify list */
     /* First block since the owner last looked: tell the owner heap. */
     hak_heap_t *o = hak_region_of(s)->owner;
     hak_span_t *top = atomic_load_explicit(&o->notify, memory_order_relaxed);
@@ -112,8 +115,7 @@ static void remote_push(hak_heap_t *h, hak_span_t *s, void *first, void *last, u
         s->notify_next = top;
     } while (!atomic_compare_exchange_weak_explicit(&o->notify, &top, s, memory_order_seq_cst,
                                                     memory_order_relaxed));
-    /* An abandoned heap has no thread to collect: do it now. */
-    if (atomic_load(&o->state) == HAK_HEAP_FREE) heap_visit(o);
+    return atomic_load(&o->state) == HAK_HEAP_FREE ? o : NULL;
 }
 
 void hak_heap_drain(hak_heap_t *h) {
@@ -254,18 +256,32 @@ void hak_heap_flush(hak_heap_t *h, unsigned cls, uint32_t keep) {
         else flush_reject(v[i], true);
     }
     /* Consecutive blocks of one foreign span go back as one chain: one
-     * atomic per batch per span.  Spans that become empty are released after
-     * the loop, so that no block's span or superslab goes away while later
-     * blocks are still being checked against it. */
+     * atomic per batch per span.  Spans that become empty are released, and
+     * abandoned heaps visited, after the loop, so that no block's span or
+     * superslab goes away while later blocks are still checked against it. */
     hak_span_t *rs = NULL, *empty[CACHE_MAX];
+    hak_heap_t *o, *visit[CACHE_MAX];
+    uint32_t nvisit = 0;
     void *rfirst = NULL, *rlast = NULL;
     uint32_t rn = 0;
+    /* The span of the previous block, while blocks come from the same slab
+     * (they mostly do, in the order they were carved or freed). */
+    uintptr_t slab = 0;
+    hak_span_t *s = NULL;
+    hak_span_geom_t g = {0};
+    bool own = false;
     for (uint32_t i = 0; i < m; i++) {
         void *b = v[i];
-        hak_region_t *r = hak_region_of(b);
-        hak_span_t *s = hak_span_of(r, b);
-        if (HAK_UNLIKELY(s->kind != HAK_SLAB_SMALL || !hak_span_is_block_start(s, b))) { flush_reject(b, false); continue; }
-        bool own = r->owner == h;
+        if ((uintptr_t)b >> HAK_SLAB_SHIFT != slab) {
+            hak_region_t *r = hak_region_of(b);
+            s = hak_span_of(r, b);
+            slab = 0;
+            if (HAK_UNLIKELY(s->kind != HAK_SLAB_SMALL)) { flush_reject(b, false); continue; }
+            slab = (uintptr_t)b >> HAK_SLAB_SHIFT;
+            g = hak_span_geom(s);
+            own = r->owner == h;
+        }
+        if (HAK_UNLIKELY(!hak_geom_is_block_start(&g, b))) { flush_reject(b, false); continue; }
         if (HAK_UNLIKELY(!dup_set_add(&set, b) || (own && (b == s->free || s->used == 0)))) { flush_reject(b, true); continue; }
         flushed++;
         foreign &= !own;
@@ -277,7 +293,7 @@ void hak_heap_flush(hak_heap_t *h, unsigned cls, uint32_t keep) {
             continue;
         }
         if (s != rs) {
-            if (rs) remote_push(h, rs, rfirst, rlast, rn);
+            if (rs && (o = remote_push(h, rs, rfirst, rlast, rn)) != NULL) visit[nvisit++] = o;
             rs = s;
             rfirst = rlast = b;
             rn = 1;
@@ -287,8 +303,9 @@ void hak_heap_flush(hak_heap_t *h, unsigned cls, uint32_t keep) {
             rn++;
         }
     }
-    if (rs) remote_push(h, rs, rfirst, rlast, rn);
+    if (rs && (o = remote_push(h, rs, rfirst, rlast, rn)) != NULL) visit[nvisit++] = o;
     for (uint32_t i = 0; i < nempty; i++) span_empty(h, empty[i]);
+    for (uint32_t i = 0; i < nvisit; i++) heap_visit(visit[i]);
     if (hak_purge_wanted(h)) hak_superslab_purge(h, false);
     atomic_store_explicit(&h->out_bytes, atomic_load_explicit(&h->out_bytes, memory_order_relaxed) -
                           (uint64_t)flushed * hak_classes[cls].block_size, memory_order_relaxed);
@@ -315,9 +332,10 @@ void *hak_heap_large_alloc(hak_heap_t *h, size_t size, bool *fresh) {
 }
 
 void hak_heap_large_free(hak_heap_t *h, hak_span_t *s, void *p) {
+    hak_heap_t *o;
     atomic_fetch_sub_explicit(&hak_large_bytes, s->block_size, memory_order_relaxed);
     if (h && hak_region_of(s)->owner == h) hak_span_free(h, s);
-    else remote_push(h, s, p, p, 1);
+    else if ((o = remote_push(h, s, p, p, 1)) != NULL) heap_visit(o);
 }
 
 /* ---- heap lifecycle ---- */
