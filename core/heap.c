@@ -56,13 +56,18 @@ static void span_empty(hak_heap_t *h, hak_span_t *s) {
     hak_span_free(h, s);
 }
 
+/* n blocks came back onto span s's local free list (h holds s). */
+static void span_take_back_n(hak_heap_t *h, hak_span_t *s, uint32_t n) {
+    s->used -= n;
+    if (!s->in_avail) hak_heap_avail_push(h, s);
+    if (s->used == 0) span_empty(h, s);
+}
+
 /* n blocks (list first..last) come back to span s held by h. */
 static void span_take_back(hak_heap_t *h, hak_span_t *s, void *first, void *last, uint32_t n) {
     hak_link_set(s, last, s->free);
     s->free = first;
-    s->used -= n;
-    if (!s->in_avail) hak_heap_avail_push(h, s);
-    if (s->used == 0) span_empty(h, s);
+    span_take_back_n(h, s, n);
 }
 
 static HAK_COLD void link_corrupt(const hak_span_t *s, const void *b) {
@@ -96,18 +101,28 @@ HAK_INLINE uint32_t chain_walk(const hak_span_t *s, void *b, uint32_t max, void 
 
 static void heap_visit(hak_heap_t *o);
 
+/* A span's remote list is one word: the first block's address, and in the
+ * top 16 bits how many blocks the list holds (a span has fewer than 2^16;
+ * user-space addresses are below 2^47), so that the owner takes the list
+ * without walking it to count. */
+#define REMOTE_SHIFT 48
+#define REMOTE_MAX 0xFFFFu   /* saturates: a miscount can only keep a span */
+_Static_assert(HAK_ADDR_BITS <= REMOTE_SHIFT, "remote list: the count must sit above any address");
+
 /* Push blocks first..last (n of them) onto span s of another heap.  Returns
  * that heap when it is abandoned, so no thread will collect: the caller
  * visits it (heap_visit) once nothing of its own depends on that heap's
  * spans staying as they are. */
 static hak_heap_t *remote_push(hak_heap_t *h, hak_span_t *s, void *first, void *last, uint32_t n) {
-    void *old = atomic_load_explicit(&s->remote, memory_order_relaxed);
+    uintptr_t old = atomic_load_explicit(&s->remote, memory_order_relaxed), word;
     do {
-        hak_link_set(s, last, old);
-    } while (!atomic_compare_exchange_weak_explicit(&s->remote, &old, first, memory_order_acq_rel,
+        hak_link_set(s, last, (void *)(old & (((uintptr_t)1 << REMOTE_SHIFT) - 1)));
+        uintptr_t cnt = (old >> REMOTE_SHIFT) + n;
+        word = (cnt < REMOTE_MAX ? cnt : REMOTE_MAX) << REMOTE_SHIFT | (uintptr_t)first;
+    } while (!atomic_compare_exchange_weak_explicit(&s->remote, &old, word, memory_order_acq_rel,
                                                     memory_order_relaxed));
     if (h) h->remote_frees += n;
-    if (old != NULL) return NULL;   /* the span is already on its owner's notify list */
+    if (old != 0) return NULL;   /* the span is already on its owner's notify list */
     /* First block since the owner last looked: tell the owner heap. */
     hak_heap_t *o = hak_region_of(s)->owner;
     hak_span_t *top = atomic_load_explicit(&o->notify, memory_order_relaxed);
@@ -124,12 +139,22 @@ void hak_heap_drain(hak_heap_t *h) {
         /* Read the link before taking the blocks: once remote is empty
          * again, a pusher may put s back on the notify list. */
         hak_span_t *next = s->notify_next;
-        void *b = atomic_exchange_explicit(&s->remote, NULL, memory_order_acq_rel);
+        uintptr_t w = atomic_exchange_explicit(&s->remote, 0, memory_order_acq_rel);
+        void *b = (void *)(w & (((uintptr_t)1 << REMOTE_SHIFT) - 1)), *last, *rest;
+        uint32_t n = (uint32_t)(w >> REMOTE_SHIFT);
         if (s->kind == HAK_SLAB_LARGE) {
             hak_span_free(h, s);
+        } else if (b && s->free && s->carved - s->used <= n) {
+            /* The local list (carved - used blocks) is the shorter: append
+             * the remote list after its last block. */
+            chain_walk(s, s->free, UINT32_MAX, NULL, &last, &rest);
+            hak_link_set(s, last, b);
+            span_take_back_n(h, s, n);
+        } else if (b && !s->free) {
+            s->free = b;
+            span_take_back_n(h, s, n);
         } else if (b) {
-            void *last, *rest;
-            uint32_t n = chain_walk(s, b, UINT32_MAX, NULL, &last, &rest);
+            n = chain_walk(s, b, UINT32_MAX, NULL, &last, &rest);
             span_take_back(h, s, b, last, n);
         }
         s = next;

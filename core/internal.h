@@ -70,7 +70,7 @@ typedef struct hak_span {
     uint64_t div_magic;    /* small: ceil(2^40 / block_size); offset * it >> 40 is the block index */
     uint64_t secret;       /* free-list link encoding (secure box); 0 when off */
     void *free;            /* local free list: owner only */
-    _Atomic(void *) remote; /* blocks freed by other threads (lock-free stack) */
+    _Atomic uintptr_t remote; /* blocks freed by other threads (lock-free stack): see heap.c */
     struct hak_span *next, *prev;        /* heap's avail list for cls */
     struct hak_span *notify_next;        /* heap's list of spans with remote frees */
 } hak_span_t;

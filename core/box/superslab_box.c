@@ -74,7 +74,7 @@ static void region_init(hak_region_t *r, hak_heap_t *h) {
         hak_span_t *s = &r->spans[i];
         s->kind = HAK_SLAB_FREE;
         s->head = (uint8_t)i;
-        atomic_store_explicit(&s->remote, NULL, memory_order_relaxed);
+        atomic_store_explicit(&s->remote, 0, memory_order_relaxed);
     }
 }
 
