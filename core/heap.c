@@ -83,13 +83,18 @@ static void span_empty(hak_heap_t *h, hak_span_t *s) {
     hak_span_free(h, s);
 }
 
+/* n blocks came back onto span s's local free list (h holds s). */
+static void span_take_back_n(hak_heap_t *h, hak_span_t *s, uint32_t n) {
+    s->used -= n;
+    if (!s->in_avail) hak_heap_avail_push(h, s);
+    if (s->used == 0) span_empty(h, s);
+}
+
 /* n blocks (list first..last) come back to span s held by h. */
 static void span_take_back(hak_heap_t *h, hak_span_t *s, void *first, void *last, uint32_t n) {
     hak_link_set(s, last, s->free);
     s->free = first;
-    s->used -= n;
-    if (!s->in_avail) hak_heap_avail_push(h, s);
-    if (s->used == 0) span_empty(h, s);
+    span_take_back_n(h, s, n);
 }
 
 /* Secure box: a decoded link must point into its span. */
@@ -103,19 +108,54 @@ static HAK_COLD void link_corrupt(const hak_span_t *s, const void *b) {
     hak_heap_error(HAK_ERR_CORRUPTION, b, "free-list link of a freed block overwritten (use after free?); rest of the list dropped", (uint64_t)-1, false);
 }
 
+/* Follow span s's free-list links from b for at most max blocks, storing
+ * each in out unless out is NULL.  Returns how many; *last is the last one,
+ * *rest the block after it (NULL at the end).  A decoded link must point
+ * into the span (secure box): one that does not ends the list, reported.
+ * The span's fields are read once, not per block. */
+HAK_INLINE uint32_t chain_walk(const hak_span_t *s, void *b, uint32_t max, void **out, void **last, void **rest) {
+    const uintptr_t lo = (uintptr_t)s->data, len = (uintptr_t)s->capacity * s->block_size, sec = s->secret;
+    uint32_t n = 0;
+    void *prev = NULL;
+    while (b && n < max) {
+        if (out) out[n] = b;
+        n++;
+        prev = b;
+        uintptr_t next = *(const uintptr_t *)b ^ sec;
+        if (HAK_UNLIKELY(next && next - lo >= len)) { link_corrupt(s, b); next = 0; }
+        b = (void *)next;
+    }
+    *last = prev;
+    *rest = b;
+    return n;
+}
+
 /* ---- remote frees ---- */
 
 static void heap_visit(hak_heap_t *o);
 
-/* Push blocks first..last (n of them) onto span s of another heap. */
-static void remote_push(hak_heap_t *h, hak_span_t *s, void *first, void *last, uint32_t n) {
-    void *old = atomic_load_explicit(&s->remote, memory_order_relaxed);
+/* A span's remote list is one word: the first block's address, and in the
+ * top 16 bits how many blocks the list holds (a span has fewer than 2^16;
+ * user-space addresses are below 2^47), so that the owner takes the list
+ * without walking it to count. */
+#define REMOTE_SHIFT 48
+#define REMOTE_MAX 0xFFFFu   /* saturates: a miscount can only keep a span */
+_Static_assert(HAK_ADDR_BITS <= REMOTE_SHIFT, "remote list: the count must sit above any address");
+
+/* Push blocks first..last (n of them) onto span s of another heap.  Returns
+ * that heap when it is abandoned, so no thread will collect: the caller
+ * visits it (heap_visit) once nothing of its own depends on that heap's
+ * spans staying as they are. */
+static hak_heap_t *remote_push(hak_heap_t *h, hak_span_t *s, void *first, void *last, uint32_t n) {
+    uintptr_t old = atomic_load_explicit(&s->remote, memory_order_relaxed), word;
     do {
-        hak_link_set(s, last, old);
-    } while (!atomic_compare_exchange_weak_explicit(&s->remote, &old, first, memory_order_acq_rel,
+        hak_link_set(s, last, (void *)(old & (((uintptr_t)1 << REMOTE_SHIFT) - 1)));
+        uintptr_t cnt = (old >> REMOTE_SHIFT) + n;
+        word = (cnt < REMOTE_MAX ? cnt : REMOTE_MAX) << REMOTE_SHIFT | (uintptr_t)first;
+    } while (!atomic_compare_exchange_weak_explicit(&s->remote, &old, word, memory_order_acq_rel,
                                                     memory_order_relaxed));
     if (h) h->remote_frees += n;
-    if (old != NULL) return;   /* the span is already on its owner's notify list */
+    if (old != 0) return NULL;   /* the span is already on its owner's notify list */
     /* First block since the owner last looked: tell the owner heap. */
     hak_heap_t *o = hak_region_of(s)->owner;
     hak_span_t *top = atomic_load_explicit(&o->notify, memory_order_relaxed);
@@ -123,8 +163,7 @@ static void remote_push(hak_heap_t *h, hak_span_t *s, void *first, void *last, u
         s->notify_next = top;
     } while (!atomic_compare_exchange_weak_explicit(&o->notify, &top, s, memory_order_seq_cst,
                                                     memory_order_relaxed));
-    /* An abandoned heap has no thread to collect: do it now. */
-    if (atomic_load(&o->state) == HAK_HEAP_FREE) heap_visit(o);
+    return atomic_load(&o->state) == HAK_HEAP_FREE ? o : NULL;
 }
 
 static void heap_drain(hak_heap_t *h) {
@@ -133,17 +172,22 @@ static void heap_drain(hak_heap_t *h) {
         /* Read the link before taking the blocks: once remote is empty
          * again, a pusher may put s back on the notify list. */
         hak_span_t *next = s->notify_next;
-        void *b = atomic_exchange_explicit(&s->remote, NULL, memory_order_acq_rel);
+        uintptr_t w = atomic_exchange_explicit(&s->remote, 0, memory_order_acq_rel);
+        void *b = (void *)(w & (((uintptr_t)1 << REMOTE_SHIFT) - 1)), *last, *rest;
+        uint32_t n = (uint32_t)(w >> REMOTE_SHIFT);
         if (s->kind == HAK_SLAB_LARGE) {
             hak_span_free(h, s);
+        } else if (b && s->free && s->carved - s->used <= n) {
+            /* The local list (carved - used blocks) is the shorter: append
+             * the remote list after its last block. */
+            chain_walk(s, s->free, UINT32_MAX, NULL, &last, &rest);
+            hak_link_set(s, last, b);
+            span_take_back_n(h, s, n);
+        } else if (b && !s->free) {
+            s->free = b;
+            span_take_back_n(h, s, n);
         } else if (b) {
-            void *last = b, *next;
-            uint32_t n = 1;
-            while ((next = hak_link_get(s, last)) != NULL) {
-                if (!link_in_span(s, next)) { link_corrupt(s, last); break; }
-                last = next;
-                n++;
-            }
+            n = chain_walk(s, b, UINT32_MAX, NULL, &last, &rest);
             span_take_back(h, s, b, last, n);
         }
         s = next;
@@ -166,6 +210,8 @@ static void heap_visit(hak_heap_t *o) {
 
 bool hak_heap_refill(hak_heap_t *h, unsigned cls) {
     hak_heap_lock(h);
+    h->flush_state[cls] = 0;   /* this thread allocates the class: keep blocks at a flush */
+    h->front[cls].end = h->front[cls].base + hak_classes[cls].cache_cap;
     if (atomic_load_explicit(&h->notify, memory_order_relaxed)) heap_drain(h);
     if (hak_purge_wanted(h)) hak_superslab_purge(h, false);
     hak_cache_t *c = &h->front[cls];
@@ -176,12 +222,11 @@ bool hak_heap_refill(hak_heap_t *h, unsigned cls) {
         hak_span_t *s = h->avail[cls];
         if (!s && !(s = hak_span_new_small(h, cls))) break;
         uint32_t got = 0;
-        while (n < want && s->free) {
-            void *b = s->free;
-            s->free = hak_link_get(s, b);
-            if (s->free && !link_in_span(s, s->free)) { link_corrupt(s, b); s->free = NULL; }
-            c->base[n++] = b;
-            got++;
+        if (s->free) {
+            void *last, *rest;
+            got = chain_walk(s, s->free, want - n, c->base + n, &last, &rest);
+            s->free = rest;
+            n += got;
         }
         uint32_t k = s->capacity - s->carved;
         if (k > want - n) k = want - n;
@@ -210,77 +255,129 @@ bool hak_heap_refill(hak_heap_t *h, unsigned cls) {
     return n > 0;
 }
 
-/* SPEED's batched checks: before blocks leave the cache, drop (and report
- * once) any that is not a block start of a small span, and any that is in
- * the cache twice (a double free); in SECURE, check each block's redzone
- * too.  Duplicates are found by marking: each block's first word (free
- * memory: the free-list link goes there later) gets a value derived from
- * this pass's stamp and the block's address; a block that already carries
- * it was seen earlier in this pass.  Linear, and no table to clear.
- * A block still carrying the previous pass's mark was found valid then and
- * has not been back to a span since (that writes a link over the mark), so
- * it is a block start still: only its mark is renewed.  That halves the
- * work, as a flush keeps half the cache and checks it again next time. */
-static void cache_check(hak_heap_t *h, unsigned cls) {
-    hak_cache_t *c = &h->front[cls];
-    const uint64_t prev = c->check_stamp;
-    const uint64_t stamp = prev * 6364136223846793005ull + 1442695040888963407ull;
-    c->check_stamp = stamp;
-    /* locals: the mark stores below could alias globals */
-    const size_t redzone = hak_redzone, bs = hak_classes[cls].block_size;
-    void **v = c->base;
-    uint32_t out = 0, count = hak_cache_count(c);
-    for (uint32_t i = 0; i < count; i++) {
-        void *b = v[i];
-        uint64_t *first = b, mark = stamp ^ (uintptr_t)b;
-        if (*first != (prev ^ (uintptr_t)b)) {
-            hak_region_t *r = hak_region_of(b);
-            hak_span_t *s = hak_span_of(r, b);
-            /* A carved block start: one unsigned compare covers both ends
-             * of the carved range (a span is under 4 GiB: 32-bit modulo). */
-            size_t off = (uintptr_t)b - (uintptr_t)s->data;
-            if (s->kind != HAK_SLAB_SMALL ||
-                off >= (size_t)__atomic_load_n(&s->carved, __ATOMIC_RELAXED) * s->block_size ||
-                (uint32_t)off % s->block_size) {
-                hak_heap_error(HAK_ERR_INVALID_FREE, b, "not the start of a block (found when the thread cache flushed); ignored", (uint64_t)-1, true);
-                continue;
-            }
-            if (*first == mark || (r->owner == h && b == s->free)) {
-                hak_heap_error(HAK_ERR_DOUBLE_FREE, b, "block freed twice (found when the thread cache flushed); ignored", (uint64_t)-1, true);
-                continue;
-            }
-        }
-        *first = mark;
-        if (redzone) hak_redzone_check(b, (uint8_t *)b + bs);
-        v[out++] = b;
-    }
-    c->top = v + out;
+/* SPEED's batched checks, made at each flush: a block that is not a block
+ * start of a small span, is in the cache twice, is the head of its own
+ * span's free list or belongs to an own span with no block out, is dropped
+ * and reported once; in SECURE a leaving block's redzone is checked too.
+ * The kept blocks are checked first and enter the duplicate set (a copy
+ * kept could otherwise be handed out after its twin left).  A kept block
+ * gets a mark in its first word (free memory) from the cache's stamp; one
+ * still carrying the previous flush's mark was found valid then and has not
+ * been back to a span since (that writes a link over the mark), so only its
+ * mark is renewed: a flush keeps half the cache, and this halves the work.  The set is an open-addressing table on the stack, at
+ * most half full (its clearing stays a short vector loop), indexed by the
+ * top bits of a multiplicative hash (the low bits of block addresses repeat
+ * with the block size). */
+typedef struct dup_set {
+    uintptr_t *slot;
+    unsigned shift;   /* 64 - log2(size) */
+    uint32_t mask;
+} dup_set_t;
+
+/* false if b is in the set already */
+HAK_INLINE bool dup_set_add(dup_set_t *d, void *b) {
+    uintptr_t key = (uintptr_t)b;
+    uint32_t k = (uint32_t)((key * 0x9E3779B97F4A7C15ull) >> d->shift);
+    for (uintptr_t t; (t = d->slot[k]) != 0; k = (k + 1) & d->mask)
+        if (t == key) return false;
+    d->slot[k] = key;
+    return true;
+}
+
+static HAK_COLD void flush_reject(void *b, bool twice) {
+    if (twice) hak_heap_error(HAK_ERR_DOUBLE_FREE, b, "block freed twice (found when the thread cache flushed); ignored", (uint64_t)-1, true);
+    else hak_heap_error(HAK_ERR_INVALID_FREE, b, "not the start of a block (found when the thread cache flushed); ignored", (uint64_t)-1, true);
+}
+
+/* xor of the block pointers v[0..n) (their low bits are 0) */
+static uint64_t blocks_sig(void *const *v, uint32_t n) {
+    uint64_t x = 0;
+    for (uint32_t i = 0; i < n; i++) x ^= (uintptr_t)v[i];
+    return x;
+}
+
+/* Is b, a block in h's cache, a block start of a small span?  0: yes; 1:
+ * no; 2: it is the head of its own span's free list (freed twice). */
+static int cached_block_bad(hak_heap_t *h, void *b) {
+    hak_region_t *r = hak_region_of(b);
+    hak_span_t *s = hak_span_of(r, b);
+    if (s->kind != HAK_SLAB_SMALL) return 1;
+    hak_span_geom_t g = hak_span_geom(s);
+    if (!hak_geom_is_block_start(&g, b)) return 1;
+    return r->owner == h && b == s->free ? 2 : 0;
 }
 
 static void heap_flush(hak_heap_t *h, unsigned cls, uint32_t keep) {
     hak_cache_t *c = &h->front[cls];
-    if (hak_cache_count(c) <= keep) return;
-    cache_check(h, cls);
-    if (hak_cache_count(c) <= keep) return;
-    uint32_t m = hak_cache_count(c) - keep;
+    void **v = c->base;
+    uint32_t count = hak_cache_count(c);
+    if (count <= keep) return;
+    /* A thread that only frees this class's blocks, all of them other
+     * heaps' (a consumer), has no use for the blocks a flush keeps: it flushes
+     * them all.  Seen as: the last flush sent only foreign blocks, and since
+     * then no refill (state 1 after flushing all) or no pop reached the kept
+     * blocks (state = their xor | 1).  Each block is then checked once. */
+    uint64_t st = h->flush_state[cls];
+    if (keep && (st & 1) && (st == 1 || (blocks_sig(v, keep) | 1) == st)) keep = 0;
+    uint32_t m = count - keep, kept = 0, flushed = 0, nempty = 0;
+    bool foreign = true;
+    enum { SET_MAX = 256, CACHE_MAX = SET_MAX / 2 };   /* caches hold at most 128 (size_class.c) */
+    uintptr_t slot[SET_MAX];
+    unsigned bits = 4;
+    while ((1u << bits) < 2 * count) bits++;
+    memset(slot, 0, sizeof(uintptr_t) << bits);
+    dup_set_t set = {slot, 64 - bits, (1u << bits) - 1};
+    const size_t redzone = hak_redzone;   /* a local: the stores below could alias it */
+    const uint64_t prev = c->check_stamp, stamp = prev * 6364136223846793005ull + 1442695040888963407ull;
+    c->check_stamp = stamp;
+    for (uint32_t i = m; i < count; i++) {
+        void *b = v[i];
+        uint64_t *first = b;
+        int bad = *first == (prev ^ (uintptr_t)b) ? 0 : cached_block_bad(h, b);
+        if (bad || !dup_set_add(&set, b)) { flush_reject(b, bad != 1); continue; }
+        *first = stamp ^ (uintptr_t)b;
+        v[m + kept++] = b;
+    }
     /* Consecutive blocks of one foreign span go back as one chain: one
-     * atomic per batch per span. */
-    hak_span_t *rs = NULL;
+     * atomic per batch per span.  Spans that become empty are released, and
+     * abandoned heaps visited, after the loop, so that no block's span or
+     * superslab goes away while later blocks are still checked against it. */
+    hak_span_t *rs = NULL, *empty[CACHE_MAX];
+    hak_heap_t *o, *visit[CACHE_MAX];
+    uint32_t nvisit = 0;
     void *rfirst = NULL, *rlast = NULL;
     uint32_t rn = 0;
+    /* The span of the previous block, while blocks come from the same slab
+     * (they mostly do, in the order they were carved or freed). */
+    uintptr_t slab = 0;
+    hak_span_t *s = NULL;
+    hak_span_geom_t g = {0};
+    bool own = false;
     for (uint32_t i = 0; i < m; i++) {
-        void *b = c->base[i];
-        hak_region_t *r = hak_region_of(b);
-        hak_span_t *s = hak_span_of(r, b);
-        if (r->owner == h) {
+        void *b = v[i];
+        if ((uintptr_t)b >> HAK_SLAB_SHIFT != slab) {
+            hak_region_t *r = hak_region_of(b);
+            s = hak_span_of(r, b);
+            slab = 0;
+            if (HAK_UNLIKELY(s->kind != HAK_SLAB_SMALL)) { flush_reject(b, false); continue; }
+            slab = (uintptr_t)b >> HAK_SLAB_SHIFT;
+            g = hak_span_geom(s);
+            own = r->owner == h;
+        }
+        if (HAK_UNLIKELY(!hak_geom_is_block_start(&g, b))) { flush_reject(b, false); continue; }
+        if (HAK_UNLIKELY(!dup_set_add(&set, b) || (own && (b == s->free || s->used == 0)))) { flush_reject(b, true); continue; }
+        if (redzone) hak_redzone_check(b, (uint8_t *)b + g.block_size);
+        flushed++;
+        foreign &= !own;
+        if (own) {
             hak_link_set(s, b, s->free);
             s->free = b;
             if (!s->in_avail) hak_heap_avail_push(h, s);
-            if (--s->used == 0) span_empty(h, s);
+            if (--s->used == 0) empty[nempty++] = s;
             continue;
         }
         if (s != rs) {
-            if (rs) remote_push(h, rs, rfirst, rlast, rn);
+            if (rs && (o = remote_push(h, rs, rfirst, rlast, rn)) != NULL) visit[nvisit++] = o;
             rs = s;
             rfirst = rlast = b;
             rn = 1;
@@ -290,12 +387,18 @@ static void heap_flush(hak_heap_t *h, unsigned cls, uint32_t keep) {
             rn++;
         }
     }
-    if (rs) remote_push(h, rs, rfirst, rlast, rn);
+    if (rs && (o = remote_push(h, rs, rfirst, rlast, rn)) != NULL) visit[nvisit++] = o;
+    for (uint32_t i = 0; i < nempty; i++) span_empty(h, empty[i]);
+    for (uint32_t i = 0; i < nvisit; i++) heap_visit(visit[i]);
     if (hak_purge_wanted(h)) hak_superslab_purge(h, false);
     atomic_store_explicit(&h->out_bytes, atomic_load_explicit(&h->out_bytes, memory_order_relaxed) -
-                          (uint64_t)m * hak_classes[cls].block_size, memory_order_relaxed);
-    memmove(c->base, c->base + m, keep * sizeof(void *));
-    c->top = c->base + keep;
+                          (uint64_t)flushed * hak_classes[cls].block_size, memory_order_relaxed);
+    memmove(v, v + m, kept * sizeof(void *));
+    c->top = v + kept;
+    h->flush_state[cls] = blocks_sig(v, kept) | (foreign && flushed);
+    /* A consumer holds at most a batch: the memory waits in its cache for
+     * nothing (the free path then flushes it all: keep = cap - batch = 0). */
+    c->end = v + (h->flush_state[cls] == 1 ? hak_classes[cls].batch : hak_classes[cls].cache_cap);
     if (hak_front_bypass) h->cstats[cls].flushes++;
 }
 
@@ -321,13 +424,14 @@ void *hak_heap_large_alloc(hak_heap_t *h, size_t size, bool *fresh) {
 }
 
 void hak_heap_large_free(hak_heap_t *h, hak_span_t *s, void *p) {
+    hak_heap_t *o;
     atomic_fetch_sub_explicit(&hak_large_bytes, s->block_size, memory_order_relaxed);
     if (h && hak_region_of(s)->owner == h) {
         hak_heap_lock(h);
         hak_span_free(h, s);
         hak_heap_unlock(h);
-    } else {
-        remote_push(h, s, p, p, 1);
+    } else if ((o = remote_push(h, s, p, p, 1)) != NULL) {
+        heap_visit(o);
     }
 }
 
@@ -458,8 +562,13 @@ void hak_heap_trim(hak_heap_t *h) {
 }
 
 void hak_heap_verify(hak_heap_t *h) {
+    if (!hak_redzone) return;
     hak_heap_lock(h);   /* the checks read span free lists, which visitors may change */
-    for (unsigned c = 0; c < HAK_NCLASSES; c++) cache_check(h, c);
+    for (unsigned cls = 0; cls < HAK_NCLASSES; cls++) {
+        hak_cache_t *c = &h->front[cls];
+        for (void **b = c->base; b < c->top; b++)
+            if (!cached_block_bad(h, *b)) hak_redzone_check(*b, (uint8_t *)*b + hak_classes[cls].block_size);
+    }
     hak_heap_unlock(h);
 }
 

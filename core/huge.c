@@ -48,11 +48,34 @@ static void cache_due_update(void) {
     atomic_store_explicit(&hak_huge_cache_due, due, memory_order_relaxed);
 }
 
+/* Caller holds cache_lock (both). */
 static void cache_unlink(hak_region_t *r) {
     if (r->prev) r->prev->next = r->next; else cache_head = r->next;
     if (r->next) r->next->prev = r->prev;
     cache_bytes -= r->map_size;
     atomic_fetch_sub_explicit(&cache_count, 1, memory_order_relaxed);
+}
+
+static void cache_link(hak_region_t *r) {
+    r->prev = NULL;
+    r->next = cache_head;
+    if (cache_head) cache_head->prev = r;
+    cache_head = r;
+    cache_bytes += r->map_size;
+    atomic_fetch_add_explicit(&cache_count, 1, memory_order_relaxed);
+}
+
+/* Cut cached mapping r at off (a multiple of 2 MiB): the part from off on
+ * becomes a cached mapping of its own, with its own header and the same
+ * purge time; r keeps [0, off).  Neither may be on the cache list. */
+static hak_region_t *region_split(hak_region_t *r, size_t off) {
+    hak_region_t *t = (hak_region_t *)((uint8_t *)r + off);
+    huge_header_init(t, r->map_size - off, HAK_PAGE);
+    t->kind = HAK_REGION_HUGE_CACHED;
+    t->purge_at = r->purge_at;
+    hak_segmap_set((uintptr_t)t, t->map_size);
+    r->map_size = off;
+    return t;
 }
 
 static void unmap_region(hak_region_t *r) {
@@ -96,23 +119,82 @@ size_t hak_huge_cache_trim(void) {
     return before;
 }
 
-/* The smallest cached mapping of at least map_size bytes and at most half
- * as much again, or NULL.  It is reused whole (its segment map entries stay
- * right; the block's usable size is the whole mapping). */
+/* Move the len bytes at src to dst (2 MiB aligned; dst reserved) with
+ * mremap: page tables move, nothing is copied or faulted.  A block gathered
+ * from cached mappings spans several kernel mappings, which one mremap
+ * cannot move: then 2 MiB at a time (its pieces meet at 2 MiB boundaries),
+ * copying a piece the kernel will not move. */
+static void move_pages(void *src, size_t len, void *dst) {
+    if (hak_os_remap_to(src, len, len, dst) == 0) return;
+    for (size_t off = 0; off < len; off += HAK_SEGMENT_SIZE) {
+        uint8_t *from = (uint8_t *)src + off, *to = (uint8_t *)dst + off;
+        if (hak_os_remap_to(from, HAK_SEGMENT_SIZE, HAK_SEGMENT_SIZE, to) != 0) {
+            memcpy(to, from, HAK_SEGMENT_SIZE);
+            hak_os_unmap(from, HAK_SEGMENT_SIZE);
+        }
+    }
+}
+
+/* The smallest cached mapping of at least map_size bytes, cut to map_size
+ * (the rest stays cached), or NULL.  Its pages are reused as they are:
+ * those already faulted in are not faulted again. */
 static hak_region_t *cache_take(size_t map_size) {
     if (!atomic_load_explicit(&cache_count, memory_order_relaxed)) return NULL;
     pthread_mutex_lock(&cache_lock);
     hak_region_t *r = NULL;
     for (hak_region_t *c = cache_head; c; c = c->next)
-        if (c->map_size >= map_size && c->map_size <= map_size + map_size / 2 && (!r || c->map_size < r->map_size)) r = c;
-    if (r) cache_unlink(r);
-    if (r) cache_due_update();
+        if (c->map_size >= map_size && (!r || c->map_size < r->map_size)) r = c;
+    if (r) {
+        cache_unlink(r);
+        if (r->map_size > map_size) cache_link(region_split(r, map_size));
+        cache_due_update();
+    }
     pthread_mutex_unlock(&cache_lock);
     return r;
 }
 
+/* No cached mapping is big enough for the new mapping dst (map_size
+ * bytes): move the pages of cached ones into it, largest first, with
+ * mremap (page tables move, nothing is copied or faulted), so that only the
+ * remainder is faulted in afresh.  True if anything was moved. */
+static bool cache_gather(hak_region_t *dst, size_t map_size) {
+    /* Cached pages given back at once (no delay) would fault anyway. */
+    if (hak_release.advice && hak_release.delay_ns == 0) return false;
+    size_t off = 0;
+    while (off < map_size && atomic_load_explicit(&cache_count, memory_order_relaxed)) {
+        pthread_mutex_lock(&cache_lock);
+        hak_region_t *r = cache_head;
+        for (hak_region_t *c = cache_head; c; c = c->next)
+            if (c->map_size > r->map_size) r = c;
+        size_t take = 0;
+        if (r) {
+            cache_unlink(r);
+            take = r->map_size < map_size - off ? r->map_size : map_size - off;
+            if (take < r->map_size) cache_link(region_split(r, take));
+            cache_due_update();
+        }
+        pthread_mutex_unlock(&cache_lock);
+        if (!r) break;
+        hak_segmap_clear((uintptr_t)r, take);
+        move_pages(r, take, (uint8_t *)dst + off);
+        off += take;
+    }
+    return off > 0;
+}
+
+/* Keep freed mapping r for reuse, as much of it as the budget has room for
+ * (its head; the rest is unmapped); false if none of it is kept. */
 static bool cache_put(hak_region_t *r) {
-    if (r->map_size > hak_release.pool_cap) return false;
+    pthread_mutex_lock(&cache_lock);
+    size_t room = cache_bytes < hak_release.pool_cap ? hak_release.pool_cap - cache_bytes : 0;
+    pthread_mutex_unlock(&cache_lock);
+    size_t keep = r->map_size <= room ? r->map_size : room & ~HAK_SEGMENT_MASK;
+    if (keep == 0) return false;
+    if (keep < r->map_size) {
+        hak_segmap_clear((uintptr_t)r + keep, r->map_size - keep);
+        hak_os_unmap((uint8_t *)r + keep, r->map_size - keep);
+        r->map_size = keep;
+    }
     /* With no delay, give the pages back before the mapping is reusable. */
     if (hak_release.advice && hak_release.delay_ns == 0)
         hak_release_decommit((uint8_t *)r + HAK_PAGE, r->map_size - HAK_PAGE, hak_release.advice);
@@ -122,14 +204,9 @@ static bool cache_put(hak_region_t *r) {
     pthread_mutex_lock(&cache_lock);
     bool fits = cache_bytes + r->map_size <= hak_release.pool_cap;
     if (fits) {
-        r->prev = NULL;
-        r->next = cache_head;
-        if (cache_head) cache_head->prev = r;
-        cache_head = r;
-        cache_bytes += r->map_size;
-        atomic_fetch_add_explicit(&cache_count, 1, memory_order_relaxed);
+        cache_link(r);
+        cache_due_update();
     }
-    if (fits) cache_due_update();
     pthread_mutex_unlock(&cache_lock);
     return fits;
 }
@@ -144,7 +221,6 @@ void *hak_huge_alloc(size_t size, size_t align, bool *fresh) {
     if (atomic_load_explicit(&cache_count, memory_order_relaxed)) cache_expire(false);
     hak_region_t *r = map_align == HAK_SEGMENT_SIZE ? cache_take(map_size) : NULL;
     *fresh = r == NULL;
-    if (r) map_size = r->map_size;
     if (!r) {
         r = hak_os_map_aligned(map_size, map_align);
         if (!r) {
@@ -152,6 +228,7 @@ void *hak_huge_alloc(size_t size, size_t align, bool *fresh) {
             r = hak_os_map_aligned(map_size, map_align);
             if (!r) { errno = ENOMEM; return NULL; }
         }
+        if (map_align == HAK_SEGMENT_SIZE && cache_gather(r, map_size)) *fresh = false;
         hak_segmap_set((uintptr_t)r, map_size);
         hak_thp_advise_huge(r, map_size);
     }
@@ -199,12 +276,7 @@ static void *huge_realloc_impl(hak_region_t *r, size_t size) {
     void *dst = hak_os_map_aligned(new_map, HAK_SEGMENT_SIZE);
     if (!dst) { errno = ENOMEM; return NULL; }
     hak_segmap_clear((uintptr_t)r, old_map);
-    if (hak_os_remap_to(r, old_map, new_map, dst) != 0) {
-        hak_segmap_set((uintptr_t)r, old_map);
-        hak_os_unmap(dst, new_map);
-        errno = ENOMEM;
-        return NULL;
-    }
+    move_pages(r, old_map, dst);
     r = dst;
     r->map_size = new_map;
     hak_segmap_set((uintptr_t)r, new_map);

@@ -68,9 +68,10 @@ typedef struct hak_span {
     uint32_t carved;       /* blocks handed out by the bump cursor so far */
     uint32_t used;         /* blocks not on the local free list (in caches or in use) */
     uint8_t *data;         /* first block */
+    uint64_t div_magic;    /* small: ceil(2^40 / block_size); offset * it >> 40 is the block index */
     uint64_t secret;       /* free-list link encoding (secure box); 0 when off */
     void *free;            /* local free list: owner only */
-    _Atomic(void *) remote; /* blocks freed by other threads (lock-free stack) */
+    _Atomic uintptr_t remote; /* blocks freed by other threads (lock-free stack): see heap.c */
     struct hak_span *next, *prev;        /* heap's avail list for cls */
     struct hak_span *notify_next;        /* heap's list of spans with remote frees */
 } hak_span_t;
@@ -141,6 +142,9 @@ typedef struct hak_heap {
     _Atomic uint64_t purge_due;            /* earliest purge_at of its regions, or 0 */
     struct hak_heap *all_next;             /* global list of every heap */
     hak_span_t *avail[HAK_NCLASSES];       /* spans with free or uncarved blocks */
+    /* per class, after the last flush: xor of the blocks it kept, | 1 if
+     * every block it flushed was another heap's; 0 after a refill */
+    uint64_t flush_state[HAK_NCLASSES];
     hak_region_t *regions;                 /* superslabs owned */
     uint32_t purge_pending;                /* some region has a purge_mask */
     size_t size;                           /* bytes of this heap struct (mapping) */

@@ -34,6 +34,7 @@
 #include <cmocka.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
@@ -725,6 +726,66 @@ static void case_budget_threads(void **state) {
     assert_true(empty <= allowed);
 }
 
+/* Freed huge mappings are reused for any size.  A smaller block is cut from
+ * a cached mapping (the rest stays cached) without a system call, its pages
+ * still resident; a bigger one is built from the cached mappings' pages,
+ * moved by mremap, so they are not faulted in again.  Such a block grows by
+ * realloc with its contents, and frees like any other.  A freed block
+ * bigger than the budget's room leaves its head cached, within the budget. */
+static void case_huge_reuse(void **state) {
+    (void)state;
+    hak_trim();
+    char *a = malloc(16 * MiB);
+    assert_non_null(a);
+    touch(a, 16 * MiB, 1);
+    free(a);   /* cached: an 18 MiB mapping */
+    hak_stats_t s1 = stats();
+    char *b = malloc(5 * MiB);
+    assert_non_null(b);
+    hak_stats_t s2 = stats();
+    assert_int_equal(s2.os_mmap, s1.os_mmap);
+    assert_int_equal(s2.os_munmap, s1.os_munmap);
+    assert_int_equal(hak_region_of(b)->map_size, 6 * MiB);
+    assert_int_equal(malloc_usable_size(b), 6 * MiB - HAK_PAGE);
+    assert_true(resident_pages(b, 5 * MiB) >= 5 * MiB / HAK_PAGE * 9 / 10);
+    memset(b, 2, 5 * MiB);
+
+    /* 12 MiB stay cached: a 30 MiB block takes their pages */
+    size_t n = 30 * MiB;
+    uint32_t *c = malloc(n);
+    assert_non_null(c);
+    hak_stats_t s3 = stats();
+    assert_true(s3.os_mremap > s2.os_mremap);
+    assert_true(resident_pages(c, n) >= 9 * MiB / HAK_PAGE);   /* a's 10 MiB beyond b's 6 */
+    assert_true(hak_owns((char *)c + n - 1));
+    for (size_t i = 0; i < n / 4; i++) c[i] = (uint32_t)i * 2654435761u;
+    /* its pieces are separate kernel mappings: realloc moves them one by one */
+    uint32_t *d = realloc(c, 50 * MiB);
+    assert_non_null(d);
+    for (size_t i = 0; i < n / 4; i++)
+        if (d[i] != (uint32_t)i * 2654435761u) fail_msg("realloc lost word %zu", i);
+    assert_int_equal(malloc_usable_size(d), 52 * MiB - HAK_PAGE);
+    free(d);
+    for (size_t i = 0; i < 5 * MiB; i += 4096) assert_int_equal(b[i], 2);
+    free(b);
+
+    /* budget: 100 MiB freed into an empty cache keep their first RETAIN_MB */
+    hak_trim();
+    hak_stats_t s4 = stats();
+    char *e = malloc(100 * MiB);
+    assert_non_null(e);
+    touch(e, 100 * MiB, 3);
+    free(e);
+    hak_stats_t s5 = stats();
+    assert_true(s5.bytes_mapped <= s4.bytes_mapped + hak_release.pool_cap);
+    assert_true(s5.bytes_mapped >= s4.bytes_mapped + hak_release.pool_cap - HAK_SEGMENT_SIZE);
+    char *f = malloc(hak_release.pool_cap - 2 * MiB);
+    assert_non_null(f);
+    assert_int_equal(stats().os_mmap, s5.os_mmap);
+    free(f);
+    hak_trim();
+}
+
 /* ---- the driver -------------------------------------------------------- */
 
 typedef struct {
@@ -762,6 +823,7 @@ static const rcase cases[] = {
      {"HAKMEM_PROFILE=SPEED", "HAKMEM_PURGE_DELAY_MS=100", "HAKMEM_RETAIN_MB=8"}},
     {"huge_purge_delay_speed", case_huge_purge_delay, {"HAKMEM_PROFILE=SPEED", "HAKMEM_PURGE_DELAY_MS=200"}},
     {"huge_purge_delay_balanced", case_huge_purge_delay, {"HAKMEM_PROFILE=BALANCED", "HAKMEM_PURGE_DELAY_MS=200"}},
+    {"huge_reuse", case_huge_reuse, {"HAKMEM_PROFILE=SPEED", "HAKMEM_PURGE_DELAY_MS=60000"}},
     {"budget_threads_balanced", case_budget_threads,
      {"HAKMEM_PROFILE=BALANCED", "HAKMEM_SS_MEM_LEAN_TARGET_MB=4"}},
     {"budget_threads_speed", case_budget_threads, {"HAKMEM_PROFILE=SPEED", "HAKMEM_RETAIN_MB=4"}},

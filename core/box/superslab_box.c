@@ -80,7 +80,7 @@ static void region_init(hak_region_t *r, hak_heap_t *h) {
         hak_span_t *s = &r->spans[i];
         s->kind = HAK_SLAB_FREE;
         s->head = (uint8_t)i;
-        atomic_store_explicit(&s->remote, NULL, memory_order_relaxed);
+        atomic_store_explicit(&s->remote, 0, memory_order_relaxed);
     }
 }
 
@@ -234,6 +234,7 @@ hak_span_t *hak_span_new_small(hak_heap_t *h, unsigned cls) {
     uint8_t *end = (uint8_t *)r + ((size_t)(start + ci->nslabs) << HAK_SLAB_SHIFT);
     s->cls = (uint8_t)cls;
     s->block_size = ci->block_size;
+    s->div_magic = ((1ull << 40) + ci->block_size - 1) / ci->block_size;
     s->capacity = (uint32_t)((size_t)(end - s->data) / ci->block_size);
     hak_heap_avail_push(h, s);
     return s;

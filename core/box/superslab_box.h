@@ -51,14 +51,33 @@ HAK_HIDDEN void hak_superslab_fork_prepare(void);
 HAK_HIDDEN void hak_superslab_fork_parent(void);
 HAK_HIDDEN void hak_superslab_fork_child(void);
 
-/* Does [p] point at the start of a block of span s that was carved?
- * (Slow-path check; inline because the flush runs it on every block.) */
+/* What the block-start test needs of a small span, read once (the flush
+ * tests runs of blocks of one span). */
+typedef struct hak_span_geom {
+    uintptr_t data;
+    uint64_t div_magic;
+    uint32_t block_size, carved;
+} hak_span_geom_t;
+
+HAK_INLINE hak_span_geom_t hak_span_geom(const hak_span_t *s) {
+    return (hak_span_geom_t){(uintptr_t)s->data, s->div_magic, s->block_size, __atomic_load_n(&s->carved, __ATOMIC_RELAXED)};
+}
+
+/* Is p the start of a block carved already, p being inside the span?
+ * Exact without a division: an offset < 2^19 (a span) and block_size <=
+ * 2^15 keep the rounding error of div_magic below one index. */
+_Static_assert(HAK_SMALL_MAX <= (1 << 15) && 8 * HAK_SLAB_SIZE <= (1 << 19), "div_magic's exactness bound");
+HAK_INLINE bool hak_geom_is_block_start(const hak_span_geom_t *g, const void *p) {
+    uintptr_t q = (uintptr_t)p;
+    if (q < g->data) return false;
+    size_t off = q - g->data, i = (size_t)((off * g->div_magic) >> 40);
+    return i * g->block_size == off && i < g->carved;
+}
+
+/* Does [p] point at the start of a block of small span s, carved already? */
 HAK_INLINE bool hak_span_is_block_start(const hak_span_t *s, const void *p) {
-    const uint8_t *q = p;
-    if (q < s->data) return false;
-    size_t off = (size_t)(q - s->data);
-    if (off % s->block_size) return false;
-    return off / s->block_size < __atomic_load_n(&s->carved, __ATOMIC_RELAXED);
+    hak_span_geom_t g = hak_span_geom(s);
+    return hak_geom_is_block_start(&g, p);
 }
 
 #endif
