@@ -255,28 +255,40 @@ bool hak_heap_refill(hak_heap_t *h, unsigned cls) {
     return n > 0;
 }
 
-/* SPEED's batched checks, made at each flush: a block that is not a block
- * start of a small span, is in the cache twice, is the head of its own
- * span's free list or belongs to an own span with no block out, is dropped
- * and reported once; in SECURE a leaving block's redzone is checked too.
- * The kept blocks are checked first and enter the duplicate set (a copy
- * kept could otherwise be handed out after its twin left).  A kept block
- * gets a mark in its first word (free memory) from the cache's stamp; one
- * still carrying the previous flush's mark was found valid then and has not
- * been back to a span since (that writes a link over the mark), so only its
- * mark is renewed: a flush keeps half the cache, and this halves the work.  The set is an open-addressing table on the stack, at
- * most half full (its clearing stays a short vector loop), indexed by the
- * top bits of a multiplicative hash (the low bits of block addresses repeat
- * with the block size). */
+/* SPEED's batched checks, made as blocks leave the cache: a block that is
+ * not a block start of a small span, is in the cache twice, is the head of
+ * its own span's free list or belongs to an own span with no block out, is
+ * dropped and reported once; in SECURE its redzone is checked too.  The
+ * kept blocks enter the duplicate set first (a copy kept could otherwise be
+ * handed out after its twin left); their other checks come when they leave,
+ * so each block is checked once.  (Validating the kept blocks at every
+ * flush as well cost a fifth of the allocator's instructions in
+ * bench_frag; see PERFORMANCE.md.)  The duplicate set marks blocks
+ * (dup_seen); where it cannot, it is an open-addressing table on the
+ * stack, at most half full (its clearing stays a short vector loop),
+ * indexed by the top bits of a multiplicative hash (the low bits of block
+ * addresses repeat with the block size). */
 typedef struct dup_set {
     uintptr_t *slot;
     unsigned shift;   /* 64 - log2(size) */
     uint32_t mask;
+    uint64_t stamp;   /* nonzero: mark blocks instead */
 } dup_set_t;
 
-/* false if b is in the set already */
-HAK_INLINE bool dup_set_add(dup_set_t *d, void *b) {
+/* false if b was seen already in this flush.  Blocks of 16 bytes or more
+ * are marked: their second word (free memory; the free-list link takes the
+ * first, so the mark survives a block's return to its span within the pass)
+ * gets the pass's stamp xor the block's address.  No table to clear, one
+ * load and one store per block.  Class 0 (8 bytes) and DEBUG (whose junk
+ * check covers the second word) use an open-addressing table. */
+HAK_INLINE bool dup_seen(dup_set_t *d, void *b) {
     uintptr_t key = (uintptr_t)b;
+    if (d->stamp) {
+        uint64_t *w = (uint64_t *)b + 1, mark = d->stamp ^ key;
+        if (*w == mark) return false;
+        *w = mark;
+        return true;
+    }
     uint32_t k = (uint32_t)((key * 0x9E3779B97F4A7C15ull) >> d->shift);
     for (uintptr_t t; (t = d->slot[k]) != 0; k = (k + 1) & d->mask)
         if (t == key) return false;
@@ -297,7 +309,8 @@ static uint64_t blocks_sig(void *const *v, uint32_t n) {
 }
 
 /* Is b, a block in h's cache, a block start of a small span?  0: yes; 1:
- * no; 2: it is the head of its own span's free list (freed twice). */
+ * no; 2: it is the head of its own span's free list (freed twice).
+ * (hak_heap_verify.) */
 static int cached_block_bad(hak_heap_t *h, void *b) {
     hak_region_t *r = hak_region_of(b);
     hak_span_t *s = hak_span_of(r, b);
@@ -323,20 +336,21 @@ static void heap_flush(hak_heap_t *h, unsigned cls, uint32_t keep) {
     bool foreign = true;
     enum { SET_MAX = 256, CACHE_MAX = SET_MAX / 2 };   /* caches hold at most 128 (size_class.c) */
     uintptr_t slot[SET_MAX];
-    unsigned bits = 4;
-    while ((1u << bits) < 2 * count) bits++;
-    memset(slot, 0, sizeof(uintptr_t) << bits);
-    dup_set_t set = {slot, 64 - bits, (1u << bits) - 1};
+    dup_set_t set = {slot, 0, 0, 0};
+    if (cls != 0 && !hak_guard_on()) {
+        /* Blocks of 16 bytes and more are marked instead (see dup_seen). */
+        set.stamp = c->flush_stamp = (c->flush_stamp * 6364136223846793005ull + 1442695040888963407ull) | 1;
+    } else {
+        unsigned bits = 4;
+        while ((1u << bits) < 2 * count) bits++;
+        memset(slot, 0, sizeof(uintptr_t) << bits);
+        set.shift = 64 - bits;
+        set.mask = (1u << bits) - 1;
+    }
     const size_t redzone = hak_redzone;   /* a local: the stores below could alias it */
-    const uint64_t prev = c->check_stamp, stamp = prev * 6364136223846793005ull + 1442695040888963407ull;
-    c->check_stamp = stamp;
     for (uint32_t i = m; i < count; i++) {
-        void *b = v[i];
-        uint64_t *first = b;
-        int bad = *first == (prev ^ (uintptr_t)b) ? 0 : cached_block_bad(h, b);
-        if (bad || !dup_set_add(&set, b)) { flush_reject(b, bad != 1); continue; }
-        *first = stamp ^ (uintptr_t)b;
-        v[m + kept++] = b;
+        if (dup_seen(&set, v[i])) v[m + kept++] = v[i];
+        else flush_reject(v[i], true);
     }
     /* Consecutive blocks of one foreign span go back as one chain: one
      * atomic per batch per span.  Spans that become empty are released, and
@@ -365,7 +379,7 @@ static void heap_flush(hak_heap_t *h, unsigned cls, uint32_t keep) {
             own = r->owner == h;
         }
         if (HAK_UNLIKELY(!hak_geom_is_block_start(&g, b))) { flush_reject(b, false); continue; }
-        if (HAK_UNLIKELY(!dup_set_add(&set, b) || (own && (b == s->free || s->used == 0)))) { flush_reject(b, true); continue; }
+        if (HAK_UNLIKELY(!dup_seen(&set, b) || (own && (b == s->free || s->used == 0)))) { flush_reject(b, true); continue; }
         if (redzone) hak_redzone_check(b, (uint8_t *)b + g.block_size);
         flushed++;
         foreign &= !own;
@@ -453,7 +467,7 @@ static hak_heap_t *heap_create(void) {
     for (unsigned c = 0; c < HAK_NCLASSES; c++) {
         h->front[c].base = h->front[c].top = slot;
         h->front[c].end = slot + hak_classes[c].cache_cap;
-        h->front[c].check_stamp = hak_secure_random();
+        h->front[c].flush_stamp = hak_secure_random();   /* odd: never 0 (dup_seen) */
         slot += hak_classes[c].cache_cap;
     }
     atomic_store(&h->state, HAK_HEAP_OWNED);

@@ -108,7 +108,7 @@ typedef struct hak_cache {
     void **top;     /* next free slot; base..top hold blocks */
     void **base;
     void **end;     /* base + cap */
-    uint64_t check_stamp;   /* the flush checks' mark of their last pass (heap.c); 32 bytes in all */
+    uint64_t flush_stamp;   /* the flush's duplicate marks (heap.c dup_seen); 32 bytes in all */
 } hak_cache_t;
 
 HAK_INLINE uint32_t hak_cache_count(const hak_cache_t *c) { return (uint32_t)(c->top - c->base); }
