@@ -409,7 +409,8 @@ static void heap_flush(hak_heap_t *h, unsigned cls, uint32_t keep) {
                           (uint64_t)flushed * hak_classes[cls].block_size, memory_order_relaxed);
     memmove(v, v + m, kept * sizeof(void *));
     c->top = v + kept;
-    h->flush_state[cls] = blocks_sig(v, kept) | (foreign && flushed);
+    /* (the signature only matters with the consumer bit set) */
+    h->flush_state[cls] = foreign && flushed ? blocks_sig(v, kept) | 1 : 0;
     /* A consumer holds at most a batch: the memory waits in its cache for
      * nothing (the free path then flushes it all: keep = cap - batch = 0). */
     c->end = v + (h->flush_state[cls] == 1 ? hak_classes[cls].batch : hak_classes[cls].cache_cap);
