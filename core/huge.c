@@ -186,7 +186,7 @@ static bool cache_gather(hak_region_t *dst, size_t map_size) {
  * (its head; the rest is unmapped); false if none of it is kept. */
 static bool cache_put(hak_region_t *r) {
     pthread_mutex_lock(&cache_lock);
-    size_t room = cache_bytes < hak_release.pool_cap ? hak_release.pool_cap - cache_bytes : 0;
+    size_t room = cache_bytes < hak_release.huge_cap ? hak_release.huge_cap - cache_bytes : 0;
     pthread_mutex_unlock(&cache_lock);
     size_t keep = r->map_size <= room ? r->map_size : room & ~HAK_SEGMENT_MASK;
     if (keep == 0) return false;
@@ -202,7 +202,7 @@ static bool cache_put(hak_region_t *r) {
     r->kind = HAK_REGION_HUGE_CACHED;
     r->purge_at = now + hak_release.delay_ns;
     pthread_mutex_lock(&cache_lock);
-    bool fits = cache_bytes + r->map_size <= hak_release.pool_cap;
+    bool fits = cache_bytes + r->map_size <= hak_release.huge_cap;
     if (fits) {
         cache_link(r);
         cache_due_update();

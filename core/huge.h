@@ -2,9 +2,9 @@
  * each gets its own 2 MiB-aligned mapping that starts with a region header,
  * so free() finds it like any other block.  realloc grows and shrinks it
  * with mremap, moving pages instead of copying them.  Freed mappings are
- * kept in a small cache for reuse within the release policy's budget (the
- * same cap as the superslab pool; a mapping bigger than the room left keeps
- * its head), decommitted per its advice, and unmapped after the purge delay
+ * kept in a cache for reuse within the release policy's budget
+ * (hak_release.huge_cap: 4 x RETAIN_MB in SPEED, TARGET_MB in mem-lean; a
+ * mapping bigger than the room left keeps its head), decommitted per its advice, and unmapped after the purge delay
  * or on malloc_trim.  Reuse takes any size: a smaller block is cut from the
  * best-fitting cached mapping (the rest stays cached), a bigger one is built
  * from the cached mappings' pages moved by mremap, so pages already faulted

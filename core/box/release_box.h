@@ -13,7 +13,10 @@
  *   two of them committed until the purge delay (1 s), the rest decommitted
  *   (DONTNEED) as they arrive; freed spans stay committed while all heaps'
  *   free written slabs fit in RETAIN_MB, beyond it they go after the delay
- *   (an idle heap's go one delay later, whatever the budget); BALANCED keeps at most TARGET_MB (10) of empty superslabs and
+ *   (an idle heap's go one delay later, whatever the budget); freed huge
+ *   mappings are kept for the purge delay up to 4 x RETAIN_MB (256 MiB);
+ *   BALANCED keeps at most TARGET_MB (10) of empty superslabs (and of huge
+ *   mappings) and
  *   never decommits; LEAN keeps at most TARGET_MB and decommits empty
  *   superslabs and spans at once.
  * Compile switch: none — the policy is the backend's; its knobs are variables.
@@ -30,6 +33,7 @@ typedef struct hak_release_policy {
     bool spans;          /* decommit freed spans inside live superslabs too */
     uint64_t delay_ns;   /* purge delay */
     size_t span_budget;  /* SPEED: bytes of free written slabs kept before freed spans are decommitted */
+    size_t huge_cap;     /* bytes of freed huge mappings kept for reuse (until the purge delay) */
 } hak_release_policy_t;
 
 extern HAK_HIDDEN hak_release_policy_t hak_release;
