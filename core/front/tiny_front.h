@@ -13,15 +13,20 @@
 HAK_HIDDEN void *hak_alloc_slow(size_t n);
 HAK_HIDDEN void hak_free_slow(void *p);
 
+/* Pop a block from the cache that serves tiny request size n (n <=
+ * HAK_TINY_MAX) into *out; false when it is empty (or the front is off). */
+HAK_INLINE bool hak_front_pop(size_t n, void **out) {
+    hak_cache_t *c = (hak_cache_t *)((char *)hak_tls_front + hak_tiny_front_off[n]);
+    void **top = c->top;
+    if (HAK_UNLIKELY(top == c->base)) return false;
+    c->top = --top;
+    *out = *top;
+    return true;
+}
+
 HAK_INLINE void *hak_front_alloc(size_t n) {
-    if (HAK_LIKELY(n <= HAK_TINY_MAX)) {
-        hak_cache_t *c = (hak_cache_t *)((char *)hak_tls_front + hak_tiny_front_off[n]);
-        void **top = c->top;
-        if (HAK_LIKELY(top != c->base)) {
-            c->top = --top;
-            return *top;
-        }
-    }
+    void *p;
+    if (HAK_LIKELY(n <= HAK_TINY_MAX) && HAK_LIKELY(hak_front_pop(n, &p))) return p;
     return hak_alloc_slow(n);
 }
 
@@ -31,17 +36,11 @@ HAK_INLINE void *hak_front_alloc(size_t n) {
  * up to align, plus any redzone, picks one, and its cache serves it.  NULL
  * when the cache is empty or the front is off; errno untouched. */
 HAK_INLINE void *hak_front_alloc_aligned(size_t align, size_t size) {
+    void *p;
     if (HAK_LIKELY(align <= HAK_PAGE && size <= HAK_TINY_MAX)) {
         size_t n = (hak_block_need(size ? size : 1) + align - 1) & ~(align - 1);
         size_t u = n - hak_redzone;   /* the user size whose class that is */
-        if (HAK_LIKELY(u <= HAK_TINY_MAX)) {
-            hak_cache_t *c = (hak_cache_t *)((char *)hak_tls_front + hak_tiny_front_off[u]);
-            void **top = c->top;
-            if (HAK_LIKELY(top != c->base)) {
-                c->top = --top;
-                return *top;
-            }
-        }
+        if (HAK_LIKELY(u <= HAK_TINY_MAX) && HAK_LIKELY(hak_front_pop(u, &p))) return p;
     }
     return NULL;
 }
