@@ -89,15 +89,8 @@ HAK_NOINLINE void *hak_alloc_slow(size_t n) {
      * fast path's table, or an empty cache, on a thread whose front is on
      * (so no box wants to see this call, and init is done). */
     hak_heap_t *h = hak_tls_heap;
-    if (HAK_LIKELY(h && hak_tls_front == h->front && n <= HAK_SMALL_MAX - hak_redzone)) {
-        unsigned cls = hak_class_of(hak_block_need(n));
-        hak_cache_t *c = &h->front[cls];
-        if (HAK_LIKELY(c->top != c->base)) return *--c->top;
-        int saved = errno;   /* a refill may fail one mapping and still succeed */
-        bool ok = hak_heap_refill(h, cls);
-        errno = ok ? saved : ENOMEM;
-        return ok ? *--c->top : NULL;
-    }
+    if (HAK_LIKELY(h && hak_tls_front == h->front && n <= HAK_SMALL_MAX - hak_redzone))
+        return alloc_class(hak_class_of(hak_block_need(n)));
     hak_ensure_init();
     if (HAK_UNLIKELY(hak_guard_on())) return hak_guard_alloc(n, 0, false);
     bool fresh;
@@ -188,13 +181,6 @@ static inline size_t usable_of_ours(const void *p) {
     return raw ? raw - hak_redzone : 0;
 }
 
-static size_t raw_usable(const void *p, bool *foreign, bool *invalid);
-
-size_t hak_usable_raw(const void *p, bool *foreign, bool *invalid) {
-    size_t raw = raw_usable(p, foreign, invalid);
-    return raw ? raw - hak_redzone : 0;
-}
-
 static size_t raw_usable(const void *p, bool *foreign, bool *invalid) {
     size_t u = raw_of_ours(p);
     if (HAK_LIKELY(u)) { *foreign = *invalid = false; return u; }
@@ -213,6 +199,11 @@ static size_t raw_usable(const void *p, bool *foreign, bool *invalid) {
     if (s->kind == HAK_SLAB_LARGE && p == s->data) return s->block_size;
     *invalid = true;
     return 0;
+}
+
+size_t hak_usable_raw(const void *p, bool *foreign, bool *invalid) {
+    size_t raw = raw_usable(p, foreign, invalid);
+    return raw ? raw - hak_redzone : 0;
 }
 
 bool hak_is_block_start(const void *p) {

@@ -97,12 +97,6 @@ static void span_take_back(hak_heap_t *h, hak_span_t *s, void *first, void *last
     span_take_back_n(h, s, n);
 }
 
-/* Secure box: a decoded link must point into its span. */
-static bool link_in_span(const hak_span_t *s, const void *p) {
-    const uint8_t *q = p;
-    return q >= s->data && q < s->data + (size_t)s->capacity * s->block_size;
-}
-
 static HAK_COLD void link_corrupt(const hak_span_t *s, const void *b) {
     (void)s;
     hak_heap_error(HAK_ERR_CORRUPTION, b, "free-list link of a freed block overwritten (use after free?); rest of the list dropped", (uint64_t)-1, false);
@@ -530,10 +524,10 @@ static void span_rollback(hak_span_t *s) {
     if (s->kind != HAK_SLAB_SMALL || s->used == 0 || nfree == 0 || s->capacity > MAXB) return;
     memset(isfree, 0, ((carved + 63) / 64) * sizeof isfree[0]);
     uint32_t seen = 0;
-    for (void *b = s->free; b; b = hak_link_get(s, b)) {
-        /* A damaged list (refill reports it) or one longer than the free
-         * count: leave the span alone. */
-        if (!link_in_span(s, b) || ++seen > nfree) return;
+    for (void *b = s->free, *last; b; chain_walk(s, b, 1, NULL, &last, &b)) {
+        /* A list longer than the free count, or cut short by a damaged
+         * link (chain_walk reports it): leave the span alone. */
+        if (++seen > nfree) return;
         uint32_t i = (uint32_t)(((uint8_t *)b - s->data) / s->block_size);
         if (i >= carved) return;
         isfree[i / 64] |= 1ull << (i % 64);

@@ -95,5 +95,5 @@ __attribute__((constructor)) static void hak_ctor(void) {
 /* Secure box: blocks freed since the last flush have their redzones checked
  * at exit too (other threads' caches were checked when they exited). */
 __attribute__((destructor)) static void hak_dtor(void) {
-    if (hak_redzone && hak_tls_heap) hak_heap_verify(hak_tls_heap);
+    if (hak_tls_heap) hak_heap_verify(hak_tls_heap);
 }

@@ -43,16 +43,20 @@ API void *memalign(size_t align, size_t size) {
 
 API void *aligned_alloc(size_t align, size_t size) { return hak_aligned_alloc(align, size); }
 
-API int posix_memalign(void **out, size_t align, size_t size) {
-    if (align < sizeof(void *) || (align & (align - 1))) return EINVAL;
-    void *p = hak_front_alloc_aligned(align, size);
-    if (HAK_LIKELY(p != NULL)) { *out = p; return 0; }
+static HAK_NOINLINE int posix_memalign_slow(void **out, size_t align, size_t size) {
     int saved = errno;
-    p = hak_aligned_alloc(align, size);
+    void *p = hak_aligned_alloc(align, size);
     errno = saved;   /* posix_memalign reports through its result, not errno */
     if (!p) return ENOMEM;
     *out = p;
     return 0;
+}
+
+API int posix_memalign(void **out, size_t align, size_t size) {
+    if (align < sizeof(void *) || (align & (align - 1))) return EINVAL;
+    void *p = hak_front_alloc_aligned(align, size);
+    if (HAK_LIKELY(p != NULL)) { *out = p; return 0; }
+    return posix_memalign_slow(out, align, size);
 }
 
 API void *valloc(size_t size) { return hak_aligned_alloc(4096, size); }

@@ -111,7 +111,7 @@ $(TSAN_BUILD)/libhakmem.a: FORCE | ensure-clang
 	  EXTRA_CFLAGS='$(TSAN_FLAGS)' $(TSAN_BUILD)/libhakmem.a
 endif
 
-$(TSAN_BUILD)/tests/test_stress_tsan: tests/test_stress.c tests/test_common.h $(TSAN_BUILD)/libhakmem.a
+$(TSAN_BUILD)/tests/test_stress_tsan: tests/test_stress.c tests/test_common.h tests/handoff_queue.h $(TSAN_BUILD)/libhakmem.a
 	@mkdir -p $(dir $@)
 	$(TSAN_CC) -std=c11 -D_GNU_SOURCE -g -O1 -Wall -Wextra -Werror -Iinclude $(TSAN_FLAGS) -DSTRESS_PREFIXED \
 	  $< -o $@ $(TSAN_BUILD)/libhakmem.a -lpthread

@@ -46,45 +46,9 @@ static void check_failures(void)
                  first_failure);
 }
 
-struct item {
-    void *p;
-    size_t n;
-};
-
-struct queue {
-    pthread_mutex_t lock;
-    size_t head, count;
-    struct item it[QCAP];
-};
+#include "handoff_queue.h"
 
 static struct queue queues[NTHREADS];
-
-static int q_push(struct queue *q, struct item x)
-{
-    int ok = 0;
-    pthread_mutex_lock(&q->lock);
-    if (q->count < QCAP) {
-        q->it[(q->head + q->count) % QCAP] = x;
-        q->count++;
-        ok = 1;
-    }
-    pthread_mutex_unlock(&q->lock);
-    return ok;
-}
-
-/* Pop up to max items. */
-static size_t q_pop(struct queue *q, struct item *out, size_t max)
-{
-    size_t k = 0;
-    pthread_mutex_lock(&q->lock);
-    while (k < max && q->count) {
-        out[k++] = q->it[q->head];
-        q->head = (q->head + 1) % QCAP;
-        q->count--;
-    }
-    pthread_mutex_unlock(&q->lock);
-    return k;
-}
 
 static void queues_init(void)
 {

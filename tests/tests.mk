@@ -12,6 +12,7 @@
 # tests/test_*.c       black-box tests: linked with -lhakmem (the shared library)
 # tests/test_*.cc      C++ black-box tests, same link
 # tests/test_common.h   helpers shared by the black-box tests
+# tests/handoff_queue.h the cross-thread tests' hand-off queue
 # Every test binary lands in $(BUILD)/tests/.
 
 TEST_CFLAGS   := -std=c11 -D_GNU_SOURCE -O1 -g -Wall -Wextra -Werror -Iinclude
@@ -40,7 +41,7 @@ $(BUILD)/tests/test_unit_%: tests/test_unit_%.c $(BUILD)/libhakmem.a | ensure-cm
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -Icore $< -o $@ $(BUILD)/libhakmem.a $(TEST_UNIT_LDLIBS)
 
-$(BUILD)/tests/test_%: tests/test_%.c tests/test_common.h $(BUILD)/libhakmem.so | ensure-cmocka
+$(BUILD)/tests/test_%: tests/test_%.c tests/test_common.h tests/handoff_queue.h $(BUILD)/libhakmem.so | ensure-cmocka
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) $< -o $@ $(TEST_LDLIBS)
 
