@@ -59,6 +59,7 @@ oom:
 static void *alloc_class(unsigned cls) {
     hak_heap_t *h = hak_tls_heap;
     if (HAK_UNLIKELY(!h) && !(h = hak_heap_get())) goto oom;
+    hak_heap_settle(h);
     hak_cache_t *c = &h->front[cls];
     bool hit = c->top != c->base;
     if (!hit) {
@@ -141,6 +142,7 @@ void hak_free_raw(void *p) {
         /* The cache is full, or this thread's front is bypassed. */
         hak_heap_t *h = hak_heap_get();
         if (!h) { hak_heap_large_free(NULL, s, p); goto out; }   /* no heap: hand it to the owner */
+        hak_heap_settle(h);
         hak_cache_t *c = &h->front[fc];
         if (c->top >= c->end) hak_heap_flush(h, fc, hak_cache_cap(c) - hak_classes[fc].batch);
         *c->top++ = p;

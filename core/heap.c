@@ -5,6 +5,8 @@
 #include <sched.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "box/debug_box.h"
 #include "box/os_box.h"
@@ -202,8 +204,11 @@ static void heap_visit(hak_heap_t *o) {
 
 /* ---- refill and flush ---- */
 
+static void heap_lock_owner(hak_heap_t *h);
+static void heap_slow_op(hak_heap_t *h);
+
 bool hak_heap_refill(hak_heap_t *h, unsigned cls) {
-    hak_heap_lock(h);
+    heap_lock_owner(h);
     h->flush_state[cls] = 0;   /* this thread allocates the class: keep blocks at a flush */
     h->front[cls].end = h->front[cls].base + hak_classes[cls].cache_cap;
     if (atomic_load_explicit(&h->notify, memory_order_relaxed)) heap_drain(h);
@@ -243,9 +248,10 @@ bool hak_heap_refill(hak_heap_t *h, unsigned cls) {
     }
     atomic_store_explicit(&h->out_bytes, atomic_load_explicit(&h->out_bytes, memory_order_relaxed) +
                           (uint64_t)(n - had) * hak_classes[cls].block_size, memory_order_relaxed);
+    c->top = c->base + n;   /* under the lock: see "idle caches" */
     hak_heap_unlock(h);
-    c->top = c->base + n;
     if (hak_front_bypass) h->cstats[cls].refills++;
+    heap_slow_op(h);
     return n > 0;
 }
 
@@ -314,19 +320,14 @@ static int cached_block_bad(hak_heap_t *h, void *b) {
     return r->owner == h && b == s->free ? 2 : 0;
 }
 
-static void heap_flush(hak_heap_t *h, unsigned cls, uint32_t keep) {
+/* Return blocks v[0..m) of h's class cls cache to their spans (h's lock
+ * held); v[m..count) stay, compacted to v[m..m + *kept) without the
+ * duplicates among them.  Returns how many went back; *foreign says every
+ * one was another heap's. */
+static uint32_t flush_run(hak_heap_t *h, unsigned cls, void **v, uint32_t m, uint32_t count,
+                          uint32_t *kept_out, bool *foreign_out) {
     hak_cache_t *c = &h->front[cls];
-    void **v = c->base;
-    uint32_t count = hak_cache_count(c);
-    if (count <= keep) return;
-    /* A thread that only frees this class's blocks, all of them other
-     * heaps' (a consumer), has no use for the blocks a flush keeps: it flushes
-     * them all.  Seen as: the last flush sent only foreign blocks, and since
-     * then no refill (state 1 after flushing all) or no pop reached the kept
-     * blocks (state = their xor | 1).  Each block is then checked once. */
-    uint64_t st = h->flush_state[cls];
-    if (keep && (st & 1) && (st == 1 || (blocks_sig(v, keep) | 1) == st)) keep = 0;
-    uint32_t m = count - keep, kept = 0, flushed = 0, nempty = 0;
+    uint32_t kept = 0, flushed = 0, nempty = 0;
     bool foreign = true;
     enum { SET_MAX = 256, CACHE_MAX = SET_MAX / 2 };   /* caches hold at most 128 (size_class.c) */
     uintptr_t slot[SET_MAX];
@@ -343,8 +344,9 @@ static void heap_flush(hak_heap_t *h, unsigned cls, uint32_t keep) {
     }
     const size_t redzone = hak_redzone;   /* a local: the stores below could alias it */
     for (uint32_t i = m; i < count; i++) {
-        if (dup_seen(&set, v[i])) v[m + kept++] = v[i];
-        else flush_reject(v[i], true);
+        if (!dup_seen(&set, v[i])) { flush_reject(v[i], true); continue; }
+        if (m + kept != i) v[m + kept] = v[i];   /* (idle caches: the top block is not rewritten) */
+        kept++;
     }
     /* Consecutive blocks of one foreign span go back as one chain: one
      * atomic per batch per span.  Spans that become empty are released, and
@@ -401,6 +403,26 @@ static void heap_flush(hak_heap_t *h, unsigned cls, uint32_t keep) {
     if (hak_purge_wanted(h)) hak_superslab_purge(h, false);
     atomic_store_explicit(&h->out_bytes, atomic_load_explicit(&h->out_bytes, memory_order_relaxed) -
                           (uint64_t)flushed * hak_classes[cls].block_size, memory_order_relaxed);
+    *kept_out = kept;
+    *foreign_out = foreign;
+    return flushed;
+}
+
+static void heap_flush(hak_heap_t *h, unsigned cls, uint32_t keep) {
+    hak_cache_t *c = &h->front[cls];
+    void **v = c->base;
+    uint32_t count = hak_cache_count(c);
+    if (count <= keep) return;
+    /* A thread that only frees this class's blocks, all of them other
+     * heaps' (a consumer), has no use for the blocks a flush keeps: it flushes
+     * them all.  Seen as: the last flush sent only foreign blocks, and since
+     * then no refill (state 1 after flushing all) or no pop reached the kept
+     * blocks (state = their xor | 1).  Each block is then checked once. */
+    uint64_t st = h->flush_state[cls];
+    if (keep && (st & 1) && (st == 1 || (blocks_sig(v, keep) | 1) == st)) keep = 0;
+    uint32_t m = count - keep, kept;
+    bool foreign;
+    uint32_t flushed = flush_run(h, cls, v, m, count, &kept, &foreign);
     memmove(v, v + m, kept * sizeof(void *));
     c->top = v + kept;
     /* (the signature only matters with the consumer bit set) */
@@ -412,9 +434,136 @@ static void heap_flush(hak_heap_t *h, unsigned cls, uint32_t keep) {
 }
 
 void hak_heap_flush(hak_heap_t *h, unsigned cls, uint32_t keep) {
-    hak_heap_lock(h);
+    heap_lock_owner(h);
     heap_flush(h, cls, keep);
     hak_heap_unlock(h);
+    heap_slow_op(h);
+}
+
+/* ---- idle caches ----
+ * A thread that fills its caches and then waits (a pool worker on a
+ * condition variable) would pin up to TCACHE_MAX of blocks, and the slabs
+ * they are in, until it runs again.  Another thread takes them back at no
+ * cost to the fast paths, which stay plain loads and stores:
+ *
+ *  1. Under the owner's span lock (no slow path of the owner is changing a
+ *     cache), it checks that the owner is off the CPU in a system call,
+ *     points the owner's hak_tls_front at the empty front (its next
+ *     operation takes a slow path) and, after a fence, checks again.
+ *  2. The owner then has finished every operation and its stores are
+ *     visible, but for at most one: a fast path interrupted by a signal
+ *     whose handler is now in the system call.  When the handler returns,
+ *     that operation completes on the old front: a pop takes the block just
+ *     below top, a push stores at top, and top moves by one.
+ *  3. So the taker returns every block of each cache but the top one to its
+ *     span, leaves top, base and end alone, and records how many blocks the
+ *     cache held.
+ *  4. The owner's next slow path sees `reclaimed` (hak_heap_settle, or its
+ *     span lock) and, from where top is against the recorded count, knows
+ *     what that one operation did: it keeps the top block (and a pushed
+ *     one), and points its front back at its caches.
+ *
+ * A second operation inside the handler is not covered: a handler that
+ * interrupts malloc and calls malloc is undefined (malloc is not
+ * async-signal-safe) and corrupts any allocator.  ThreadSanitizer cannot see
+ * the ordering the kernel provides here, so its builds leave caches alone. */
+#if defined(__SANITIZE_THREAD__)
+#define IDLE_CACHES 0
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define IDLE_CACHES 0
+#endif
+#endif
+#ifndef IDLE_CACHES
+#define IDLE_CACHES 1
+#endif
+
+/* The owner puts its caches right after a take (lock held). */
+static HAK_COLD void heap_reconcile(hak_heap_t *h) {
+    for (unsigned cls = 0; cls < HAK_NCLASSES; cls++) {
+        uint32_t had = h->reclaim_count[cls];
+        if (!had) continue;
+        hak_cache_t *c = &h->front[cls];
+        void **v = c->base;
+        uint32_t n = hak_cache_count(c);
+        if (n == had - 1) {
+            c->top = v;                        /* an interrupted pop took the top block */
+        } else if (n == had || n == had + 1) {
+            v[0] = v[had - 1];                 /* the top block stays, and a pushed one */
+            if (n > had) v[1] = v[had];
+            c->top = v + (n - had + 1);
+        } else {
+            hak_heap_error(HAK_ERR_CORRUPTION, v, "thread cache changed while another thread reclaimed it; its blocks dropped", (uint64_t)-1, false);
+            c->top = v;
+        }
+        h->reclaim_count[cls] = 0;
+        h->flush_state[cls] = 0;
+    }
+    atomic_store_explicit(&h->reclaimed, 0, memory_order_relaxed);
+    if (hak_tls_heap == h) hak_tls_front = hak_front_bypass ? hak_empty_front : h->front;
+}
+
+/* The owner's span lock: its caches put right first if they were taken from. */
+static void heap_lock_owner(hak_heap_t *h) {
+    hak_heap_lock(h);
+    if (HAK_UNLIKELY(atomic_load_explicit(&h->reclaimed, memory_order_relaxed))) heap_reconcile(h);
+}
+
+void hak_heap_reconcile(hak_heap_t *h) {
+    heap_lock_owner(h);
+    hak_heap_unlock(h);
+}
+
+/* Take the cached blocks of live heap o (its lock held) if its owner sits
+ * in a system call; true if it did. */
+static bool heap_take_caches(hak_heap_t *o) {
+    if (!IDLE_CACHES || atomic_load_explicit(&o->state, memory_order_relaxed) != HAK_HEAP_OWNED ||
+        !o->front_var || atomic_load_explicit(&o->reclaimed, memory_order_relaxed))
+        return false;
+    unsigned cls = 0;
+    while (cls < HAK_NCLASSES && hak_cache_count(&o->front[cls]) < 2) cls++;
+    if (cls == HAK_NCLASSES || !hak_os_thread_in_syscall(o->tid)) return false;
+    atomic_store_explicit(&o->reclaimed, 1, memory_order_relaxed);
+    __atomic_store_n(o->front_var, hak_empty_front, __ATOMIC_RELAXED);
+    atomic_thread_fence(memory_order_seq_cst);
+    if (!hak_os_thread_in_syscall(o->tid)) return false;   /* it woke: it finds nothing taken */
+    for (cls = 0; cls < HAK_NCLASSES; cls++) {
+        hak_cache_t *c = &o->front[cls];
+        uint32_t n = hak_cache_count(c), kept;
+        bool foreign;
+        if (n < 2) continue;
+        flush_run(o, cls, c->base, n - 1, n, &kept, &foreign);
+        o->reclaim_count[cls] = n;
+    }
+    return true;
+}
+
+/* Live heaps whose owners ran no refill or flush between two scans a delay
+ * apart, and sit in a system call, give up their caches.  Any thread's
+ * every 256th slow operation looks whether a scan is due. */
+static _Atomic uint64_t idle_scan_at;
+
+static HAK_COLD void heaps_scan_idle(hak_heap_t *self) {
+    uint64_t now = hak_now_ns();
+    if (now < atomic_load_explicit(&idle_scan_at, memory_order_relaxed) || pthread_mutex_trylock(&visit_lock) != 0)
+        return;
+    atomic_store_explicit(&idle_scan_at, now + hak_release.delay_ns, memory_order_relaxed);
+    for (hak_heap_t *o = atomic_load_explicit(&heaps_all, memory_order_acquire); o; o = o->all_next) {
+        if (o == self || atomic_load_explicit(&o->state, memory_order_relaxed) != HAK_HEAP_OWNED) continue;
+        uint64_t ops = atomic_load_explicit(&o->slow_ops, memory_order_relaxed);
+        bool idle = ops == o->slow_ops_seen;
+        o->slow_ops_seen = ops;
+        if (!idle || !heap_trylock(o)) continue;
+        heap_take_caches(o);
+        hak_heap_unlock(o);
+    }
+    pthread_mutex_unlock(&visit_lock);
+}
+
+static void heap_slow_op(hak_heap_t *h) {
+    uint64_t n = atomic_load_explicit(&h->slow_ops, memory_order_relaxed) + 1;
+    atomic_store_explicit(&h->slow_ops, n, memory_order_relaxed);   /* only the owner writes it */
+    if (HAK_UNLIKELY((n & 255) == 0) && IDLE_CACHES) heaps_scan_idle(h);
 }
 
 /* ---- large spans ---- */
@@ -487,6 +636,11 @@ hak_heap_t *hak_heap_get(void) {
         created = true;
         hak_verbose_event("new thread heap, bytes", h->size);
     }
+    /* Under the lock: a taker (idle caches) reads them under it. */
+    hak_heap_lock(h);
+    h->tid = (int)syscall(SYS_gettid);
+    h->front_var = &hak_tls_front;
+    hak_heap_unlock(h);
     hak_tls_heap = h;
     hak_tls_front = hak_front_bypass ? hak_empty_front : h->front;
     /* Registers the exit callback.  The key was created first at init, so it
@@ -564,7 +718,7 @@ static void heap_flush_all(hak_heap_t *h) {
 }
 
 void hak_heap_trim(hak_heap_t *h) {
-    hak_heap_lock(h);
+    heap_lock_owner(h);
     heap_flush_all(h);
     heap_trim_spans(h);
     hak_heap_unlock(h);
@@ -572,7 +726,7 @@ void hak_heap_trim(hak_heap_t *h) {
 
 void hak_heap_verify(hak_heap_t *h) {
     if (!hak_redzone) return;
-    hak_heap_lock(h);   /* the checks read span free lists, which visitors may change */
+    heap_lock_owner(h);   /* the checks read span free lists, which visitors may change */
     for (unsigned cls = 0; cls < HAK_NCLASSES; cls++) {
         hak_cache_t *c = &h->front[cls];
         for (void **b = c->base; b < c->top; b++)
@@ -596,7 +750,10 @@ void hak_heaps_trim_others(hak_heap_t *self) {
             bool got = false;
             for (int i = 0; i < 64 && !(got = heap_trylock(o)); i++) sched_yield();
             if (!got) continue;
-            if (atomic_load(&o->state) == HAK_HEAP_OWNED) heap_trim_spans(o);
+            if (atomic_load(&o->state) == HAK_HEAP_OWNED) {
+                heap_take_caches(o);   /* if its thread sits in a system call */
+                heap_trim_spans(o);
+            }
             hak_heap_unlock(o);
         }
     }
@@ -641,12 +798,13 @@ void hak_heaps_purge_idle(hak_heap_t *self, uint64_t now) {
 void hak_heap_thread_exit(void *arg) {
     hak_heap_t *h = arg;
     if (!h || h != hak_tls_heap) return;
-    hak_heap_lock(h);
+    heap_lock_owner(h);
     heap_flush_all(h);
     heap_release_empty(h);
     if (hak_purge_wanted(h)) hak_superslab_purge(h, false);
     hak_tls_front = hak_empty_front;
     hak_tls_heap = NULL;
+    h->front_var = NULL;   /* this thread's TLS is about to go */
     /* Under the lock: a visitor that holds it sees OWNED or FREE, never a
      * heap changing hands in the middle of its visit. */
     atomic_store(&h->state, HAK_HEAP_FREE);
@@ -668,7 +826,7 @@ void hak_heaps_fork_child(void) {
     for (hak_heap_t *h = atomic_load(&heaps_all); h; h = h->all_next) {
         int st = atomic_load(&h->state);
         if (h == hak_tls_heap || st == HAK_HEAP_FREE) atomic_store(&h->lock, 0);
-        if (h == hak_tls_heap) continue;
+        if (h == hak_tls_heap) { h->tid = (int)syscall(SYS_gettid); continue; }
         if (st == HAK_HEAP_OWNED || st == HAK_HEAP_VISITING) atomic_store(&h->state, HAK_HEAP_DEAD);
     }
 }

@@ -2,7 +2,9 @@
  * remote frees, and the heap lifecycle (attach, abandon, adopt, visit).
  *
  * Ownership: a heap's caches belong to its owner thread, or to a visitor
- * that took an abandoned heap for a moment (state VISITING).  Its spans'
+ * that took an abandoned heap for a moment (state VISITING); while the
+ * owner sits in a system call another thread may take all but each cache's
+ * top block (heap.c, "idle caches").  Its spans'
  * local state is changed only under its span lock (hak_heap_lock): by the
  * owner's slow paths, or by another thread reclaiming from an idle heap
  * (trim, overdue purges).  Other threads reach a span only through its
@@ -55,6 +57,14 @@ extern HAK_HIDDEN _Atomic uint64_t hak_heaps_purge_due;
  * idle), if no other thread is doing so. */
 HAK_HIDDEN void hak_heaps_purge_idle(hak_heap_t *self, uint64_t now);
 HAK_HIDDEN void hak_heap_avail_push(hak_heap_t *h, hak_span_t *s);
+
+/* Another thread took blocks from h's caches while its owner sat in a
+ * system call (heap.c, "idle caches"): the owner calls hak_heap_settle
+ * before it touches a cache outside its span lock. */
+HAK_HIDDEN void hak_heap_reconcile(hak_heap_t *h);
+HAK_INLINE void hak_heap_settle(hak_heap_t *h) {
+    if (HAK_UNLIKELY(atomic_load_explicit(&h->reclaimed, memory_order_relaxed))) hak_heap_reconcile(h);
+}
 
 /* Thread exit (pthread key destructor). */
 HAK_HIDDEN void hak_heap_thread_exit(void *heap);

@@ -133,7 +133,9 @@ typedef struct hak_class_stats {
  * exits its heap is abandoned (state FREE) with its spans, and the next new
  * thread adopts it whole; meanwhile other threads may visit it to collect
  * blocks they free into it.  While its thread lives but is idle, other
- * threads may take its span lock to reclaim empty spans (never its caches). */
+ * threads may take its span lock to reclaim empty spans, and, while the
+ * thread sits in a system call, all but the top block of each cache (heap.c,
+ * "idle caches"). */
 typedef struct hak_heap {
     hak_cache_t front[HAK_FRONT_SLOTS];   /* the fast paths touch only this */
     _Atomic(hak_span_t *) notify;          /* spans that received remote frees */
@@ -150,6 +152,14 @@ typedef struct hak_heap {
     size_t size;                           /* bytes of this heap struct (mapping) */
     uint64_t remote_frees;
     _Atomic uint64_t out_bytes;            /* bytes refilled into caches minus bytes flushed back */
+    /* Idle caches (heap.c): another thread may take the cached blocks of a
+     * live owner that sits in a system call. */
+    _Atomic int reclaimed;                 /* blocks were taken: the owner reconciles first */
+    int tid;                               /* the owner's kernel thread id */
+    hak_cache_t **front_var;               /* the owner's hak_tls_front */
+    _Atomic uint64_t slow_ops;             /* the owner's refills and flushes */
+    uint64_t slow_ops_seen;                /* slow_ops at the last idle scan */
+    uint32_t reclaim_count[HAK_NCLASSES];  /* per class: blocks cached when they were taken (0: none) */
     hak_class_stats_t cstats[HAK_NCLASSES];
     void *slot_store[];                    /* backing for the caches' slots */
 } hak_heap_t;

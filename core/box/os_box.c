@@ -1,9 +1,14 @@
-/* os_box.c — counted wrappers around mmap, munmap, madvise and mremap. */
+/* os_box.c — counted wrappers around mmap, munmap, madvise and mremap, and
+ * the thread-state probe. */
 #include "box/os_box.h"
 #include "box/verbose_box.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 HAK_HIDDEN hak_os_counters_t hak_os;
 static _Atomic long os_fail_countdown;
@@ -89,4 +94,26 @@ int hak_os_remap_to(void *p, size_t old_size, size_t new_size, void *dst) {
     /* dst's reservation (new_size, counted when mapped) replaced; old gone. */
     atomic_fetch_sub_explicit(&hak_os.bytes_mapped, old_size, memory_order_relaxed);
     return 0;
+}
+
+bool hak_os_thread_in_syscall(int tid) {
+    /* Raw system calls: no stdio, no allocation, nothing interposable. */
+    char path[48] = "/proc/self/task/", *e = path + 16, digits[12];
+    int nd = 0;
+    if (tid <= 0) return false;
+    for (unsigned v = (unsigned)tid; v; v /= 10) digits[nd++] = (char)('0' + v % 10);
+    while (nd) *e++ = digits[--nd];
+    memcpy(e, "/syscall", 9);
+    int saved = errno;
+    atomic_fetch_add_explicit(&hak_os.probes, 1, memory_order_relaxed);
+    long fd = syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+    char buf[64];
+    long n = fd >= 0 ? syscall(SYS_read, fd, buf, sizeof buf - 1) : -1;
+    if (fd >= 0) syscall(SYS_close, fd);
+    errno = saved;
+    /* "running", or "-1 SP PC" (off the CPU outside a system call), or "NR ARGS... SP PC" */
+    if (n <= 0 || buf[0] < '0' || buf[0] > '9') return false;
+    long nr = 0;
+    for (long i = 0; i < n && buf[i] >= '0' && buf[i] <= '9'; i++) nr = nr * 10 + (buf[i] - '0');
+    return nr != SYS_clone && nr != SYS_fork && nr != SYS_vfork && nr != SYS_clone3;
 }

@@ -1,5 +1,6 @@
 /* os_box.h — every call hakmem makes to the OS for memory goes through here,
- * so each is counted (HAKMEM_STATS reports OS calls per operation).
+ * so each is counted (HAKMEM_STATS reports OS calls per operation); so does
+ * the one question it asks the OS about a thread (hak_os_thread_in_syscall).
  * Not switchable: it is the only way memory enters or leaves. */
 #ifndef HAKMEM_OS_BOX_H
 #define HAKMEM_OS_BOX_H
@@ -8,6 +9,7 @@
 
 typedef struct hak_os_counters {
     _Atomic uint64_t mmap, munmap, madvise, mremap;
+    _Atomic uint64_t probes;         /* hak_os_thread_in_syscall (three calls each) */
     _Atomic uint64_t bytes_mapped;   /* currently mapped, all kinds */
 } hak_os_counters_t;
 
@@ -24,6 +26,12 @@ HAK_HIDDEN int hak_os_advise(void *p, size_t size, int advice);
 HAK_HIDDEN int hak_os_remap_inplace(void *p, size_t old_size, size_t new_size);
 /* Move a mapping to dst (which the call replaces); 0 on success. */
 HAK_HIDDEN int hak_os_remap_to(void *p, size_t old_size, size_t new_size, void *dst);
+/* Is thread tid of this process off the CPU inside a system call (and not
+ * one whose child may run on its stack: clone, fork, vfork)?  false when it
+ * is running or runnable, stopped outside a system call, or /proc cannot
+ * say.  Reads /proc/self/task/TID/syscall, which the kernel answers only for
+ * a task it has taken off the CPU, so the task's earlier stores are visible. */
+HAK_HIDDEN bool hak_os_thread_in_syscall(int tid);
 /* Test hook: make the next n mappings fail as if the OS refused (0 = off). */
 HAK_HIDDEN void hak_os_fail_next(long n);
 

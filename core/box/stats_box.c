@@ -45,7 +45,10 @@ static void add_heap(hak_heap_t *h, void *arg) {
         s->cls[c].misses += h->cstats[c].misses;
         s->cls[c].refills += h->cstats[c].refills;
         s->cls[c].flushes += h->cstats[c].flushes;
-        s->cached_bytes += (uint64_t)hak_cache_count(&h->front[c]) * hak_classes[c].block_size;
+        /* after an idle-cache take, only the blocks from the taken count's top on are there */
+        uint32_t n = hak_cache_count(&h->front[c]), had = h->reclaim_count[c];
+        if (had) n = n + 1 > had ? n + 1 - had : 0;
+        s->cached_bytes += (uint64_t)n * hak_classes[c].block_size;
     }
     s->remote_frees += h->remote_frees;
     s->out_bytes += atomic_load_explicit(&h->out_bytes, memory_order_relaxed);
@@ -145,6 +148,7 @@ void hak_stats_report(int fd, int json) {
     kv(&l, "os_munmap", t.os_munmap, json, &first);
     kv(&l, "os_madvise", t.os_madvise, json, &first);
     kv(&l, "os_mremap", t.os_mremap, json, &first);
+    kv(&l, "os_thread_probes", atomic_load(&hak_os.probes), json, &first);
     kv(&l, "peak_rss_kib", t.peak_rss_kib, json, &first);
     if (!json) hak_line_str(&l, "\n");
     /* OS calls per operation, in millionths (the syscall budget). */
