@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "box/debug_box.h"
+#include "box/env_box.h"
 #include "box/os_box.h"
 #include "box/prewarm_box.h"
 #include "box/release_box.h"
@@ -465,8 +466,12 @@ void hak_heap_flush(hak_heap_t *h, unsigned cls, uint32_t keep) {
  *
  * A second operation inside the handler is not covered: a handler that
  * interrupts malloc and calls malloc is undefined (malloc is not
- * async-signal-safe) and corrupts any allocator.  ThreadSanitizer cannot see
- * the ordering the kernel provides here, so its builds leave caches alone. */
+ * async-signal-safe) and corrupts any allocator.
+ *
+ * Variable: HAKMEM_IDLE_CACHES (1 in every profile; 0 for a process whose
+ * seccomp filter must not see openat of /proc).  ThreadSanitizer cannot see
+ * the ordering the kernel provides here, so its builds (and -DIDLE_CACHES=0)
+ * compile the taking out. */
 #if defined(__SANITIZE_THREAD__)
 #define IDLE_CACHES 0
 #elif defined(__has_feature)
@@ -517,7 +522,7 @@ void hak_heap_reconcile(hak_heap_t *h) {
 /* Take the cached blocks of live heap o (its lock held) if its owner sits
  * in a system call; true if it did. */
 static bool heap_take_caches(hak_heap_t *o) {
-    if (!IDLE_CACHES || atomic_load_explicit(&o->state, memory_order_relaxed) != HAK_HEAP_OWNED ||
+    if (!IDLE_CACHES || !HAK_CFG(IDLE_CACHES) || atomic_load_explicit(&o->state, memory_order_relaxed) != HAK_HEAP_OWNED ||
         !o->front_var || atomic_load_explicit(&o->reclaimed, memory_order_relaxed))
         return false;
     unsigned cls = 0;
@@ -563,7 +568,7 @@ static HAK_COLD void heaps_scan_idle(hak_heap_t *self) {
 static void heap_slow_op(hak_heap_t *h) {
     uint64_t n = atomic_load_explicit(&h->slow_ops, memory_order_relaxed) + 1;
     atomic_store_explicit(&h->slow_ops, n, memory_order_relaxed);   /* only the owner writes it */
-    if (HAK_UNLIKELY((n & 255) == 0) && IDLE_CACHES) heaps_scan_idle(h);
+    if (HAK_UNLIKELY((n & 255) == 0) && IDLE_CACHES && HAK_CFG(IDLE_CACHES)) heaps_scan_idle(h);
 }
 
 /* ---- large spans ---- */

@@ -7,7 +7,8 @@
  *   a block, or does nothing.  The woken thread allocates four caches'
  *   worth: every block once, the popped one never, the pushed one and the
  *   top block exactly once.
- * - busy: a thread that runs (no system call) is never taken from.
+ * - busy: a thread that runs (no system call) is never taken from;
+ *   nor any with HAKMEM_IDLE_CACHES=0.
  * - storm: threads allocate, check and free blocks of many sizes while a
  *   signal whose handler sleeps in nanosleep(2) keeps interrupting them and
  *   the main thread trims without pause; no block is ever handed out twice
@@ -24,10 +25,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "box/debug_box.h"
+#include "box/env_box.h"
 #include "box/os_box.h"
 #include "box/secure_box.h"
 #include "front/size_class.h"
@@ -123,6 +126,14 @@ static void reconcile_case(int sim) {
     void **top0 = c->top, *top_block = c->top[-1];
     assert_true(n0 >= 2);
     malloc_trim(0);
+    if (!HAK_CFG(IDLE_CACHES)) {
+        /* HAKMEM_IDLE_CACHES=0: nothing taken (test_variable_off) */
+        assert_int_equal(atomic_load(&r.heap->reclaimed), 0);
+        assert_int_equal(hak_cache_count(c), n0);
+        sim = SIM_NONE;
+        r.top_block = NULL;
+        goto wake;
+    }
     /* taken: all but the top block; top, base and end untouched */
     assert_int_equal(atomic_load(&r.heap->reclaimed), 1);
     assert_int_equal(r.heap->reclaim_count[cls], n0);
@@ -136,6 +147,7 @@ static void reconcile_case(int sim) {
         r.top_block = top_block;
         if (sim == SIM_PUSH) { r.pushed = r.live; *c->top++ = r.live; }
     }
+wake:
     assert_int_equal(write(r.pipe_go[1], "x", 1), 1);
     assert_int_equal(pthread_join(t, NULL), 0);
     if (r.popped) {
@@ -150,6 +162,23 @@ static void reconcile_case(int sim) {
 static void test_reconcile_none(void **state) { (void)state; reconcile_case(SIM_NONE); }
 static void test_reconcile_pop(void **state) { (void)state; reconcile_case(SIM_POP); }
 static void test_reconcile_push(void **state) { (void)state; reconcile_case(SIM_PUSH); }
+
+/* HAKMEM_IDLE_CACHES=0 (read once at init, so in a fresh process): the
+ * idle thread's cache is left alone. */
+static void test_variable_off(void **state) {
+    (void)state;
+    if (getenv("HAKMEM_IDLE_CACHES")) skip();   /* we are that process */
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        setenv("HAKMEM_IDLE_CACHES", "0", 1);
+        execl("/proc/self/exe", "test_unit_idle_caches", "test_reconcile_none", (char *)NULL);
+        _exit(127);
+    }
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
 
 /* ---- busy ---- */
 
@@ -267,6 +296,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_reconcile_none),
         cmocka_unit_test(test_reconcile_pop),
         cmocka_unit_test(test_reconcile_push),
+        cmocka_unit_test(test_variable_off),
         cmocka_unit_test(test_busy_untouched),
         cmocka_unit_test(test_storm),
     };

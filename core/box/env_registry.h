@@ -35,6 +35,8 @@
       "how long an empty slab or superslab waits before it is decommitted or unmapped")          \
     X(RETAIN_MB, INT, "64", 0, 1048576, "", release,                                               \
       "outside mem-lean: most MiB of empty superslabs kept mapped, and of free slabs kept committed, for speed; freed huge blocks: 4x this") \
+    X(IDLE_CACHES, BOOL, "1", 0, 1, "", release,                                                   \
+      "take back the cached blocks of threads idle in a system call (probes /proc/self/task/TID/syscall); 0: never") \
     X(TCACHE_MAX, SIZE, "2M", 65536, 1073741824, "", front,                                       \
       "most bytes of free blocks one thread's caches may hold (caps scaled down to fit)")         \
     X(DEBUG, BOOL, "0", 0, 1, "", debug,                                                           \
