@@ -8,7 +8,8 @@
  * allocator's slow paths, a bounded amount per call, and from malloc_trim.
  *
  * Variables: HAKMEM_SS_MEM_LEAN, HAKMEM_SS_MEM_LEAN_TARGET_MB,
- *   HAKMEM_SS_MEM_LEAN_DECOMMIT, HAKMEM_PURGE_DELAY_MS, HAKMEM_RETAIN_MB.
+ *   HAKMEM_SS_MEM_LEAN_DECOMMIT, HAKMEM_PURGE_DELAY_MS, HAKMEM_RETAIN_MB;
+ *   HAKMEM_IDLE_CACHES (taking back idle threads' cached blocks: heap.c). 
  * Defaults: SPEED keeps up to RETAIN_MB (64) of empty superslabs mapped,
  *   two of them committed until the purge delay (1 s), the rest decommitted
  *   (DONTNEED) as they arrive; freed spans stay committed while all heaps'
