@@ -144,7 +144,7 @@ void hak_free_raw(void *p) {
         if (!h) { hak_heap_large_free(NULL, s, p); goto out; }   /* no heap: hand it to the owner */
         hak_heap_settle(h);
         hak_cache_t *c = &h->front[fc];
-        if (c->top >= c->end) hak_heap_flush(h, fc, hak_cache_cap(c) - hak_classes[fc].batch);
+        if (c->top >= c->end) hak_heap_flush(h, fc, HAK_FLUSH_BATCH);
         *c->top++ = p;
         if (hak_stats_on()) { h->cstats[fc].frees++; hak_stats_bytes(-(int64_t)hak_classes[fc].block_size); }
     } else if (r->spans[idx].kind == HAK_SLAB_LARGE && p == s->data) {

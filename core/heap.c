@@ -208,8 +208,21 @@ static void heap_visit(hak_heap_t *o) {
 static void heap_lock_owner(hak_heap_t *h);
 static void heap_slow_op(hak_heap_t *h);
 
+/* A cache whose base a reconcile moved up (idle caches) gets its first slot
+ * back: its blocks move down.  Only its own refill or flush does it. */
+static void cache_rebase(hak_heap_t *h, unsigned cls) {
+    hak_cache_t *c = &h->front[cls];
+    void **first = h->slot_store + hak_classes[cls].slot_first;
+    if (HAK_LIKELY(c->base == first)) return;
+    uint32_t n = hak_cache_count(c);
+    memmove(first, c->base, n * sizeof(void *));
+    c->base = first;
+    c->top = first + n;
+}
+
 bool hak_heap_refill(hak_heap_t *h, unsigned cls) {
     heap_lock_owner(h);
+    cache_rebase(h, cls);
     h->flush_state[cls] = 0;   /* this thread allocates the class: keep blocks at a flush */
     h->front[cls].end = h->front[cls].base + hak_classes[cls].cache_cap;
     if (atomic_load_explicit(&h->notify, memory_order_relaxed)) heap_drain(h);
@@ -410,7 +423,9 @@ static uint32_t flush_run(hak_heap_t *h, unsigned cls, void **v, uint32_t m, uin
 }
 
 static void heap_flush(hak_heap_t *h, unsigned cls, uint32_t keep) {
+    cache_rebase(h, cls);
     hak_cache_t *c = &h->front[cls];
+    if (keep == HAK_FLUSH_BATCH) keep = hak_cache_cap(c) - hak_classes[cls].batch;
     void **v = c->base;
     uint32_t count = hak_cache_count(c);
     if (count <= keep) return;
@@ -460,13 +475,16 @@ void hak_heap_flush(hak_heap_t *h, unsigned cls, uint32_t keep) {
  *     span, leaves top, base and end alone, and records how many blocks the
  *     cache held.
  *  4. The owner's next slow path sees `reclaimed` (hak_heap_settle, or its
- *     span lock) and, from where top is against the recorded count, knows
- *     what that one operation did: it keeps the top block (and a pushed
- *     one), and points its front back at its caches.
+ *     span lock), moves each cache's base up past the taken blocks (top is
+ *     one off the recorded count at most, whatever that operation did, and
+ *     stays consistent if it is still pending) and points its front back
+ *     at its caches.
  *
- * A second operation inside the handler is not covered: a handler that
- * interrupts malloc and calls malloc is undefined (malloc is not
- * async-signal-safe) and corrupts any allocator.
+ * A handler that calls malloc of another class after its system call is
+ * covered too: its slow path reconciles while the interrupted operation is
+ * pending, and that completes against the moved base.  One that allocates
+ * from the interrupted operation's own class corrupts that cache with or
+ * without this (malloc is not async-signal-safe).
  *
  * Variable: HAKMEM_IDLE_CACHES (1 in every profile; 0 for a process whose
  * seccomp filter must not see openat of /proc).  ThreadSanitizer cannot see
@@ -483,23 +501,23 @@ void hak_heap_flush(hak_heap_t *h, unsigned cls, uint32_t keep) {
 #define IDLE_CACHES 1
 #endif
 
-/* The owner puts its caches right after a take (lock held). */
+/* The owner puts its caches right after a take (lock held).  Each cache's
+ * base moves up past the taken blocks: what is left is the top block, less
+ * what an interrupted pop took or plus what an interrupted push added.  Top
+ * is not written, so a fast path still pending here (a signal handler that
+ * calls malloc after its system call) completes soundly as well; the
+ * cache's own next refill or flush moves it back down (cache_rebase). */
 static HAK_COLD void heap_reconcile(hak_heap_t *h) {
     for (unsigned cls = 0; cls < HAK_NCLASSES; cls++) {
         uint32_t had = h->reclaim_count[cls];
         if (!had) continue;
         hak_cache_t *c = &h->front[cls];
-        void **v = c->base;
         uint32_t n = hak_cache_count(c);
-        if (n == had - 1) {
-            c->top = v;                        /* an interrupted pop took the top block */
-        } else if (n == had || n == had + 1) {
-            v[0] = v[had - 1];                 /* the top block stays, and a pushed one */
-            if (n > had) v[1] = v[had];
-            c->top = v + (n - had + 1);
+        if (n + 1 >= had && n <= had + 1) {
+            c->base += had - 1;
         } else {
-            hak_heap_error(HAK_ERR_CORRUPTION, v, "thread cache changed while another thread reclaimed it; its blocks dropped", (uint64_t)-1, false);
-            c->top = v;
+            hak_heap_error(HAK_ERR_CORRUPTION, c->base, "thread cache changed while another thread reclaimed it; its blocks dropped", (uint64_t)-1, false);
+            c->top = c->base;
         }
         h->reclaim_count[cls] = 0;
         h->flush_state[cls] = 0;
@@ -601,8 +619,7 @@ void hak_heap_large_free(hak_heap_t *h, hak_span_t *s, void *p) {
 /* ---- heap lifecycle ---- */
 
 static size_t heap_bytes(void) {
-    size_t slots = 0;
-    for (unsigned c = 0; c < HAK_NCLASSES; c++) slots += hak_classes[c].cache_cap;
+    size_t slots = (size_t)hak_classes[HAK_NCLASSES - 1].slot_first + hak_classes[HAK_NCLASSES - 1].cache_cap;
     size_t bytes = sizeof(hak_heap_t) + slots * sizeof(void *);
     return (bytes + HAK_PAGE - 1) & ~(size_t)(HAK_PAGE - 1);
 }
@@ -612,12 +629,11 @@ static hak_heap_t *heap_create(void) {
     hak_heap_t *h = hak_os_map_aligned(bytes, HAK_PAGE);
     if (!h) return NULL;
     h->size = bytes;
-    void **slot = h->slot_store;
     for (unsigned c = 0; c < HAK_NCLASSES; c++) {
+        void **slot = h->slot_store + hak_classes[c].slot_first;
         h->front[c].base = h->front[c].top = slot;
         h->front[c].end = slot + hak_classes[c].cache_cap;
         h->front[c].flush_stamp = hak_secure_random();   /* odd: never 0 (dup_seen) */
-        slot += hak_classes[c].cache_cap;
     }
     atomic_store(&h->state, HAK_HEAP_OWNED);
     hak_heap_t *top = atomic_load(&heaps_all);

@@ -32,7 +32,9 @@ extern HAK_HIDDEN int hak_front_bypass;
 HAK_HIDDEN hak_heap_t *hak_heap_get(void);
 /* Move a batch of class cls blocks into h's cache; false if none could be had. */
 HAK_HIDDEN bool hak_heap_refill(hak_heap_t *h, unsigned cls);
-/* Return cache blocks of class cls to their spans, keeping `keep`. */
+/* Return cache blocks of class cls to their spans, keeping `keep`, or with
+ * HAK_FLUSH_BATCH a batch's room (what a full cache's free does). */
+#define HAK_FLUSH_BATCH UINT32_MAX
 HAK_HIDDEN void hak_heap_flush(hak_heap_t *h, unsigned cls, uint32_t keep);
 /* A large block of at least size bytes; *fresh says it came zeroed. */
 HAK_HIDDEN void *hak_heap_large_alloc(hak_heap_t *h, size_t size, bool *fresh);

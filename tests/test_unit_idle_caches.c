@@ -4,7 +4,9 @@
  *   thread trims, which takes all but the cache's top block.  Then, playing
  *   the part of a fast path that a signal interrupted before the take and
  *   that completes after it, the main thread pops the top block, or pushes
- *   a block, or does nothing.  The woken thread allocates four caches'
+ *   a block, or does nothing; or the woken thread itself first calls malloc
+ *   of another class (a signal handler's, whose slow path reconciles) and
+ *   then completes the pop.  The woken thread allocates four caches'
  *   worth: every block once, the popped one never, the pushed one and the
  *   top block exactly once.
  * - busy: a thread that runs (no system call) is never taken from;
@@ -55,7 +57,7 @@ static void sleep_us(long us) {
 
 /* ---- reconcile ---- */
 
-enum { SIM_NONE, SIM_POP, SIM_PUSH };
+enum { SIM_NONE, SIM_POP, SIM_PUSH, SIM_NESTED };
 
 typedef struct {
     int pipe_go[2];
@@ -65,6 +67,7 @@ typedef struct {
     _Atomic int ready;
     void *popped, *pushed, *top_block;
     unsigned cap;
+    int nested;               /* SIM_NESTED: the thread completes a pop after another class's malloc */
 } recon_t;
 
 static int cmp_ptr(const void *a, const void *b) {
@@ -84,9 +87,21 @@ static void *recon_thread(void *arg) {
     r->heap = hak_tls_heap;
     r->tid = (int)syscall(SYS_gettid);
     r->cap = cap;
+    hak_cache_t *c = &r->heap->front[cls];
+    void **top = c->top;   /* SIM_NESTED: a pop has read top, then a signal came */
     atomic_store(&r->ready, 1);
     char ch;
-    CHECK((read(r->pipe_go[0], &ch, 1)) == (1));   /* waits in a system call */
+    CHECK(read(r->pipe_go[0], &ch, 1) == 1);   /* waits in a system call (the handler's, say) */
+    if (r->nested) {
+        /* the handler calls malloc of another class: its slow path reconciles */
+        void *other = malloc(4 * SIZE);
+        CHECK(other != NULL);
+        /* the handler returns; the interrupted pop completes on the old front */
+        c->top = --top;
+        r->popped = *top;
+        memset(r->popped, 0xa5, SIZE);
+        free(other);
+    }
     /* woken: four caches' worth, every block once */
     for (unsigned i = 0; i < 4 * cap; i++) {
         CHECK((v[i] = malloc(SIZE)) != NULL);
@@ -146,6 +161,7 @@ static void reconcile_case(int sim) {
     } else {
         r.top_block = top_block;
         if (sim == SIM_PUSH) { r.pushed = r.live; *c->top++ = r.live; }
+        if (sim == SIM_NESTED) { r.top_block = NULL; r.nested = 1; }
     }
 wake:
     assert_int_equal(write(r.pipe_go[1], "x", 1), 1);
@@ -162,6 +178,7 @@ wake:
 static void test_reconcile_none(void **state) { (void)state; reconcile_case(SIM_NONE); }
 static void test_reconcile_pop(void **state) { (void)state; reconcile_case(SIM_POP); }
 static void test_reconcile_push(void **state) { (void)state; reconcile_case(SIM_PUSH); }
+static void test_reconcile_nested(void **state) { (void)state; reconcile_case(SIM_NESTED); }
 
 /* HAKMEM_IDLE_CACHES=0 (read once at init, so in a fresh process): the
  * idle thread's cache is left alone. */
@@ -296,6 +313,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_reconcile_none),
         cmocka_unit_test(test_reconcile_pop),
         cmocka_unit_test(test_reconcile_push),
+        cmocka_unit_test(test_reconcile_nested),
         cmocka_unit_test(test_variable_off),
         cmocka_unit_test(test_busy_untouched),
         cmocka_unit_test(test_storm),

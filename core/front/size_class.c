@@ -39,12 +39,13 @@ void hak_size_classes_init(void) {
      * scale every cap down by the same factor until the sum fits. */
     size_t total = 0, budget = (size_t)HAK_CFG(TCACHE_MAX);
     for (unsigned c = 0; c < HAK_NCLASSES; c++) total += (size_t)hak_classes[c].cache_cap * hak_classes[c].block_size;
-    if (total <= budget) return;
-    for (unsigned c = 0; c < HAK_NCLASSES; c++) {
+    for (unsigned c = 0; total > budget && c < HAK_NCLASSES; c++) {
         hak_class_info_t *ci = &hak_classes[c];
         size_t cap = (size_t)ci->cache_cap * budget / total;
         if (cap < 2) cap = 2;   /* a batch of one still amortises the slow path */
         ci->cache_cap = (uint16_t)cap;
         ci->batch = (uint16_t)(cap / 2);
     }
+    for (unsigned c = 0, slot = 0; c < HAK_NCLASSES; slot += hak_classes[c++].cache_cap)
+        hak_classes[c].slot_first = (uint16_t)slot;
 }

@@ -17,6 +17,7 @@ typedef struct hak_class_info {
     uint8_t nslabs;        /* slabs per span */
     uint16_t cache_cap;    /* bound of the thread cache */
     uint16_t batch;        /* blocks moved per refill / flush */
+    uint16_t slot_first;   /* index of the class's first cache slot in a heap's slot_store */
 } hak_class_info_t;
 
 /* The malloc fast path's table: for every tiny request size n, the byte
