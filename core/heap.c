@@ -538,18 +538,20 @@ void hak_heap_reconcile(hak_heap_t *h) {
 }
 
 /* Take the cached blocks of live heap o (its lock held) if its owner sits
- * in a system call; true if it did. */
+ * in a system call.  false if there was nothing to take or no need to ask
+ * the OS; true once it asked. */
 static bool heap_take_caches(hak_heap_t *o) {
     if (!IDLE_CACHES || !HAK_CFG(IDLE_CACHES) || atomic_load_explicit(&o->state, memory_order_relaxed) != HAK_HEAP_OWNED ||
         !o->front_var || atomic_load_explicit(&o->reclaimed, memory_order_relaxed))
         return false;
     unsigned cls = 0;
     while (cls < HAK_NCLASSES && hak_cache_count(&o->front[cls]) < 2) cls++;
-    if (cls == HAK_NCLASSES || !hak_os_thread_in_syscall(o->tid)) return false;
+    if (cls == HAK_NCLASSES) return false;
+    if (!hak_os_thread_in_syscall(o->tid)) return true;
     atomic_store_explicit(&o->reclaimed, 1, memory_order_relaxed);
     __atomic_store_n(o->front_var, hak_empty_front, __ATOMIC_RELAXED);
     atomic_thread_fence(memory_order_seq_cst);
-    if (!hak_os_thread_in_syscall(o->tid)) return false;   /* it woke: it finds nothing taken */
+    if (!hak_os_thread_in_syscall(o->tid)) return true;   /* it woke: it finds nothing taken */
     for (cls = 0; cls < HAK_NCLASSES; cls++) {
         hak_cache_t *c = &o->front[cls];
         uint32_t n = hak_cache_count(c), kept;
@@ -561,25 +563,35 @@ static bool heap_take_caches(hak_heap_t *o) {
     return true;
 }
 
-/* Live heaps whose owners ran no refill or flush between two scans a delay
- * apart, and sit in a system call, give up their caches.  Any thread's
- * every 256th slow operation looks whether a scan is due. */
+/* Live heaps whose owners ran no refill or flush between two visits of the
+ * scan (a delay or more apart), and sit in a system call, give up their
+ * caches.  Any thread's every 256th slow operation looks whether a scan is
+ * due; a scan asks the OS about at most IDLE_SCAN_PROBES heaps and the next
+ * one goes on from there (heaps are never freed, so the cursor stays valid). */
+#define IDLE_SCAN_PROBES 8
 static _Atomic uint64_t idle_scan_at;
+static hak_heap_t *idle_scan_next;   /* visit_lock */
 
 static HAK_COLD void heaps_scan_idle(hak_heap_t *self) {
     uint64_t now = hak_now_ns();
     if (now < atomic_load_explicit(&idle_scan_at, memory_order_relaxed) || pthread_mutex_trylock(&visit_lock) != 0)
         return;
     atomic_store_explicit(&idle_scan_at, now + hak_release.delay_ns, memory_order_relaxed);
-    for (hak_heap_t *o = atomic_load_explicit(&heaps_all, memory_order_acquire); o; o = o->all_next) {
+    hak_heap_t *first = atomic_load_explicit(&heaps_all, memory_order_acquire), *o = idle_scan_next;
+    if (!o) o = first;
+    hak_heap_t *start = o;
+    unsigned probes = 0;
+    for (bool again = false; probes < IDLE_SCAN_PROBES; o = o->all_next ? o->all_next : first, again = true) {
+        if (again && o == start) break;   /* once round */
         if (o == self || atomic_load_explicit(&o->state, memory_order_relaxed) != HAK_HEAP_OWNED) continue;
         uint64_t ops = atomic_load_explicit(&o->slow_ops, memory_order_relaxed);
         bool idle = ops == o->slow_ops_seen;
         o->slow_ops_seen = ops;
         if (!idle || !heap_trylock(o)) continue;
-        heap_take_caches(o);
+        probes += heap_take_caches(o);
         hak_heap_unlock(o);
     }
+    idle_scan_next = o;
     pthread_mutex_unlock(&visit_lock);
 }
 

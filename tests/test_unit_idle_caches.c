@@ -9,6 +9,8 @@
  *   then completes the pop.  The woken thread allocates four caches'
  *   worth: every block once, the popped one never, the pushed one and the
  *   top block exactly once.
+ * - scan: without any trim, other threads' slow paths take the caches of
+ *   24 idle threads (a few per scan, round the list) within seconds;
  * - busy: a thread that runs (no system call) is never taken from;
  *   nor any with HAKMEM_IDLE_CACHES=0.
  * - storm: threads allocate, check and free blocks of many sizes while a
@@ -197,6 +199,77 @@ static void test_variable_off(void **state) {
     assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 
+/* ---- scan: many idle threads, no trim ---- */
+
+enum { SCAN_THREADS = 24 };
+static int scan_pipe[2];
+
+static void *scan_thread(void *arg) {
+    hak_heap_t **out = arg;
+    unsigned cls = hak_class_of(hak_block_need(SIZE)), cap = hak_classes[cls].cache_cap;
+    void **v = calloc(4 * cap, sizeof *v);
+    CHECK(v != NULL);
+    for (unsigned i = 0; i < 2 * cap; i++) CHECK((v[i] = malloc(SIZE)) != NULL);
+    for (unsigned i = 0; i < 2 * cap; i++) free(v[i]);
+    *out = hak_tls_heap;
+    char ch;
+    CHECK(read(scan_pipe[0], &ch, 1) == 1);
+    for (unsigned i = 0; i < 4 * cap; i++) CHECK((v[i] = malloc(SIZE)) != NULL);
+    qsort(v, 4 * cap, sizeof *v, cmp_ptr);
+    for (unsigned i = 1; i < 4 * cap; i++) CHECK(v[i] != v[i - 1]);
+    for (unsigned i = 0; i < 4 * cap; i++) free(v[i]);
+    free(v);
+    return NULL;
+}
+
+/* With a short delay (in a fresh process: test_scan), other threads' slow
+ * paths alone take the caches of every idle thread, a few per scan. */
+static void test_scan_round(void **state) {
+    (void)state;
+    if (!getenv("HAKMEM_PURGE_DELAY_MS")) skip();   /* run by test_scan */
+    free(malloc(1));
+    if (hak_guard_on()) skip();
+    assert_int_equal(pipe(scan_pipe), 0);
+    pthread_t t[SCAN_THREADS];
+    hak_heap_t *heap[SCAN_THREADS] = {0};
+    for (int i = 0; i < SCAN_THREADS; i++) assert_int_equal(pthread_create(&t[i], NULL, scan_thread, &heap[i]), 0);
+    for (int i = 0; i < SCAN_THREADS; i++)
+        while (!__atomic_load_n(&heap[i], __ATOMIC_ACQUIRE)) sleep_us(1000);
+    uint64_t probes0 = atomic_load(&hak_os.probes);
+    int taken = 0;
+    struct timespec t0, now;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    do {
+        void *v[512];   /* refills and flushes: slow operations */
+        for (int i = 0; i < 512; i++) v[i] = malloc(200);
+        for (int i = 0; i < 512; i++) free(v[i]);
+        sleep_us(2000);
+        taken = 0;
+        for (int i = 0; i < SCAN_THREADS; i++) taken += atomic_load(&heap[i]->reclaimed);
+        clock_gettime(CLOCK_MONOTONIC, &now);
+    } while (taken < SCAN_THREADS && now.tv_sec - t0.tv_sec < 10);
+    print_message("scan: %d of %d idle threads taken from, %lu probes\n", taken, SCAN_THREADS,
+                  (unsigned long)(atomic_load(&hak_os.probes) - probes0));
+    assert_int_equal(taken, SCAN_THREADS);
+    for (int i = 0; i < SCAN_THREADS; i++) assert_int_equal(write(scan_pipe[1], "x", 1), 1);
+    for (int i = 0; i < SCAN_THREADS; i++) assert_int_equal(pthread_join(t[i], NULL), 0);
+}
+
+static void test_scan(void **state) {
+    (void)state;
+    if (getenv("HAKMEM_PURGE_DELAY_MS")) skip();   /* we are that process */
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        setenv("HAKMEM_PURGE_DELAY_MS", "50", 1);
+        execl("/proc/self/exe", "test_unit_idle_caches", "test_scan_round", (char *)NULL);
+        _exit(127);
+    }
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
 /* ---- busy ---- */
 
 static _Atomic int busy_stop;
@@ -315,6 +388,8 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_reconcile_push),
         cmocka_unit_test(test_reconcile_nested),
         cmocka_unit_test(test_variable_off),
+        cmocka_unit_test(test_scan_round),
+        cmocka_unit_test(test_scan),
         cmocka_unit_test(test_busy_untouched),
         cmocka_unit_test(test_storm),
     };
