@@ -30,9 +30,17 @@
  * the slot and exits with status 2.  A NULL from malloc exits 2 too.
  *
  * Output: CSV on stdout, a header and one row per epoch
- *   epoch,ops_per_s,rss_kib,os_calls,ops
+ *   epoch,ops_per_s,rss_kib,os_calls,ops,ops_per_cpu_s,cpu_s,steal_s
  * epoch from 1; ops and os_calls are counted within the epoch (not
- * cumulative); ops_per_s = ops / the epoch's measured length; rss_kib is
+ * cumulative); ops_per_s = ops / the epoch's measured (wall-clock) length;
+ * ops_per_cpu_s = ops / cpu_s, where cpu_s is the CPU time the whole
+ * process (every thread) ran during the epoch (CLOCK_PROCESS_CPUTIME_ID):
+ * unlike the wall clock it does not count time the threads waited for a
+ * CPU held by another process or, with the kernel's paravirt steal
+ * accounting, taken by the hypervisor, so it is the noise-robust measure
+ * of the allocator's speed on a shared machine; steal_s is the steal time
+ * of all CPUs during the epoch from /proc/stat (-1 if unreadable), to show
+ * how much the hypervisor took; rss_kib is
  * the mean of 10 samples of /proc/self/statm spread evenly over the epoch
  * (the last at its end); os_calls = mmap + munmap + madvise +
  * mremap calls from hakmem's counters (hak_stats_get, found with dlsym when
@@ -237,6 +245,29 @@ static void *run_worker(void *arg)
 
 #define RSS_SAMPLES 10
 
+static double cpu_now(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) != 0)
+        return -1;
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Steal time of all CPUs so far, in seconds (the "cpu" line of /proc/stat,
+ * its 8th value, in USER_HZ ticks), or -1. */
+static double steal_now(void)
+{
+    FILE *f = fopen("/proc/stat", "r");
+    if (!f)
+        return -1;
+    unsigned long long v[8];
+    int n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu",
+                   &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]);
+    fclose(f);
+    long hz = sysconf(_SC_CLK_TCK);
+    return n == 8 && hz > 0 ? (double)v[7] / (double)hz : -1;
+}
+
 static int (*stats_get)(hak_stats_t *);
 
 static int64_t os_calls(void)
@@ -309,12 +340,13 @@ int main(int argc, char **argv)
         if (pthread_create(&tid[i], NULL, run_worker, &ws[i]) != 0)
             bench_fail("pthread_create failed");
 
-    printf("epoch,ops_per_s,rss_kib,os_calls,ops\n");
+    printf("epoch,ops_per_s,rss_kib,os_calls,ops,ops_per_cpu_s,cpu_s,steal_s\n");
     fflush(stdout);
     pthread_barrier_wait(&start_barrier);
     double t0 = bench_now(), tprev = t0;
     uint64_t prev_ops = 0, total_ops = 0;
     int64_t prev_calls = os_calls(), calls0 = prev_calls;
+    double cpu_prev = cpu_now(), cpu0 = cpu_prev, steal_prev = steal_now();
     /* RSS is sampled RSS_SAMPLES times per epoch (at its end and evenly
      * before) and averaged: one sample would catch whatever was in flight. */
     for (unsigned e = 1; e <= nepochs; e++) {
@@ -332,19 +364,26 @@ int main(int argc, char **argv)
             ops += atomic_load_explicit(&ws[i].ops, memory_order_relaxed);
         double now = bench_now();
         int64_t calls = os_calls();
+        double cpu = cpu_now(), steal = steal_now();
         long v = bench_cur_rss_kib();
         if (v >= 0) { rss_sum += (double)v; rss_n++; }
         long rss = rss_n ? (long)(rss_sum / rss_n + 0.5) : -1;
         uint64_t d = ops - prev_ops;
-        printf("%u,%.0f,%ld,%" PRId64 ",%" PRIu64 "\n", e, (double)d / (now - tprev), rss,
-               calls < 0 ? (int64_t)-1 : calls - prev_calls, d);
+        double cpu_s = cpu < 0 || cpu_prev < 0 ? -1 : cpu - cpu_prev;
+        double steal_s = steal < 0 || steal_prev < 0 ? -1 : steal - steal_prev;
+        printf("%u,%.0f,%ld,%" PRId64 ",%" PRIu64 ",%.0f,%.3f,%.2f\n", e,
+               (double)d / (now - tprev), rss, calls < 0 ? (int64_t)-1 : calls - prev_calls, d,
+               cpu_s > 0 ? (double)d / cpu_s : -1, cpu_s, steal_s);
         fflush(stdout);
+        cpu_prev = cpu;
+        steal_prev = steal;
         prev_ops = ops;
         prev_calls = calls;
         tprev = now;
         total_ops = ops;
     }
     double secs = tprev - t0;
+    double cpu_total = cpu_prev < 0 || cpu0 < 0 ? -1 : cpu_prev - cpu0;
     int64_t calls_total = prev_calls < 0 ? -1 : prev_calls - calls0;
     atomic_store(&stop_flag, 1);
     for (unsigned i = 0; i < opt_threads; i++)
@@ -377,8 +416,9 @@ int main(int argc, char **argv)
     if (out >= 0 && dup2(2, 1) >= 0) {
         bench_report(total_ops, secs, bench_cur_rss_kib(),
                      "threads=%u epochs=%u epoch_s=%g seed=%" PRIu64 " remote_frees=%" PRIu64
-                     " huge_allocs=%" PRIu64 " os_calls=%" PRId64,
-                     opt_threads, nepochs, opt_epoch, opt_seed, sent, huge, calls_total);
+                     " huge_allocs=%" PRIu64 " os_calls=%" PRId64 " cpu_s=%.2f ops_per_cpu_s=%.0f",
+                     opt_threads, nepochs, opt_epoch, opt_seed, sent, huge, calls_total,
+                     cpu_total, cpu_total > 0 ? (double)total_ops / cpu_total : -1.0);
         fflush(stdout);
         dup2(out, 1);
         close(out);

@@ -17,13 +17,20 @@
 # Arguments after -- go to bench_soak (--threads, --seed, --huge-every,
 # --remote-every).
 #
-# The CSV (epoch,ops_per_s,rss_kib,os_calls,ops) is written as the run goes;
-# the run's summary line goes to stderr.  --check runs analyze_soak.py with
-# the issue's targets unless overridden: --max-drift 1 --max-cv 2
-# --max-calls-per-op 1e-7 (warm-up and drift metric: analyze_soak.py's
-# defaults, a tenth of the epochs and the linear fit, unless given).  Exit status: non-zero if the run fails (corruption, a
-# NULL from malloc, the wrong allocator loaded) or, with --check, a check
-# fails.
+# The CSV is written as the run goes, one row per epoch:
+#   epoch,ops_per_s,rss_kib,os_calls,ops,ops_per_cpu_s,cpu_s,steal_s
+# ops_per_s is ops per wall-clock second; ops_per_cpu_s is ops per second of
+# CPU time the process ran (cpu_s, CLOCK_PROCESS_CPUTIME_ID), which does not
+# count time other processes or the hypervisor (steal, steal_s from
+# /proc/stat) took from it: the throughput that a shared machine's noise
+# does not move (bench/bench_soak.c says more).  The run's summary line
+# goes to stderr.  --check runs analyze_soak.py with the issue's targets
+# unless overridden: --max-drift 1 --max-cv 2 --max-calls-per-op 1e-7
+# (warm-up and drift metric: analyze_soak.py's defaults, a tenth of the
+# epochs and the linear fit, unless given); its CV check judges
+# ops_per_cpu_s and prints the wall-clock CV beside it.  Exit status:
+# non-zero if the run fails (corruption, a NULL from malloc, the wrong
+# allocator loaded) or, with --check, a check fails.
 set -uo pipefail
 # shellcheck source=scripts/bench_lib.sh
 source "$(dirname "$0")/bench_lib.sh"

@@ -11,8 +11,9 @@
  *   HAKMEM_SS_MEM_LEAN_DECOMMIT, HAKMEM_PURGE_DELAY_MS, HAKMEM_RETAIN_MB;
  *   HAKMEM_IDLE_CACHES (taking back idle threads' cached blocks: heap.c). 
  * Defaults: SPEED keeps up to RETAIN_MB (64) of empty superslabs mapped,
- *   two of them committed until the purge delay (1 s), the rest decommitted
- *   (DONTNEED) as they arrive; freed spans stay committed while all heaps'
+ *   at most two of them committed (until the purge delay, 1 s; decommitted
+ *   ones do not count, and reuse takes a committed one first), the rest
+ *   decommitted (DONTNEED) as they arrive; freed spans stay committed while all heaps'
  *   free written slabs fit in RETAIN_MB, beyond it they go after the delay
  *   (an idle heap's go one delay later, whatever the budget); freed huge
  *   mappings are kept for the purge delay up to 4 x RETAIN_MB (256 MiB);

@@ -21,6 +21,9 @@
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static hak_region_t *pool, *pool_tail;
 static unsigned pool_count;
+/* Of the pooled superslabs, how many still have their pages (not
+ * decommitted): what the hot limit (hak_release.pool_hot) counts. */
+static unsigned pool_committed;
 static _Atomic uint64_t ss_mapped, ss_released;
 /* When the oldest pooled superslab still committed is due (ns), or 0: read
  * by every slow path, so that any of them purges the pool once it is due. */
@@ -39,6 +42,7 @@ static void pool_unlink(hak_region_t *r) {
     if (r->prev) r->prev->next = r->next; else pool = r->next;
     if (r->next) r->next->prev = r->prev; else pool_tail = r->prev;
     pool_count--;
+    if (!r->decommitted) pool_committed--;
 }
 
 /* Decommit pooled superslabs whose delay has passed, oldest first; at most
@@ -50,6 +54,7 @@ static void pool_purge_locked(uint64_t now, unsigned max, bool force) {
         if (!force && r->purge_at > now) break;
         if (hak_release_decommit((uint8_t *)r + HAK_SS_KEEP, HAK_SEGMENT_SIZE - HAK_SS_KEEP, hak_release.advice)) r->dirty_mask = 0;
         r->decommitted = 1;
+        pool_committed--;
         max--;
     }
     uint64_t due = 0;
@@ -84,10 +89,14 @@ static void region_init(hak_region_t *r, hak_heap_t *h) {
     }
 }
 
-/* A superslab for h: from the pool, else fresh from the OS. */
+/* A superslab for h: from the pool (the newest one that still has its
+ * pages, else the newest), else fresh from the OS. */
 static hak_region_t *region_acquire(hak_heap_t *h) {
     pthread_mutex_lock(&pool_lock);
     hak_region_t *r = pool;
+    if (pool_committed && r && r->decommitted)
+        for (hak_region_t *c = r->next; c; c = c->next)
+            if (!c->decommitted) { r = c; break; }
     if (r) pool_unlink(r);
     if (pool_tail && hak_release.delay_ns) pool_purge_locked(hak_now_ns(), 2, false);
     pthread_mutex_unlock(&pool_lock);
@@ -121,7 +130,11 @@ static void region_release(hak_heap_t *h, hak_region_t *r) {
     r->decommitted = 0;
     pthread_mutex_lock(&pool_lock);
     bool fits = ((size_t)pool_count + 1) * HAK_SEGMENT_SIZE <= hak_release.pool_cap;
-    bool hot = pool_count < hak_release.pool_hot;
+    /* the hot ones are those still committed: decommitted superslabs in
+     * the pool do not take their places (they did, and in a steady state
+     * every superslab arriving was decommitted, then reused: a madvise
+     * and its page faults per cycle) */
+    bool hot = pool_committed < hak_release.pool_hot;
     pthread_mutex_unlock(&pool_lock);
     /* Beyond the few kept hot (or with no delay), decommit before the
      * superslab is visible in the pool. */
@@ -139,6 +152,7 @@ static void region_release(hak_heap_t *h, hak_region_t *r) {
         if (pool) pool->prev = r; else pool_tail = r;
         pool = r;
         pool_count++;
+        if (!r->decommitted) pool_committed++;
         r = NULL;
         if (hak_release.delay_ns) pool_purge_locked(now, 2, false);
         if (hak_release.advice && !pool->decommitted && !atomic_load_explicit(&hak_pool_purge_at, memory_order_relaxed))
@@ -160,6 +174,7 @@ size_t hak_superslab_pool_trim(void) {
     hak_region_t *list = pool;
     pool = pool_tail = NULL;
     pool_count = 0;
+    pool_committed = 0;
     atomic_store_explicit(&hak_pool_purge_at, 0, memory_order_relaxed);
     pthread_mutex_unlock(&pool_lock);
     size_t bytes = 0;
