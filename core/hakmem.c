@@ -118,6 +118,20 @@ void *hak_alloc_aligned_raw(size_t align, size_t size) {
 
 /* ---- free ---- */
 
+/* The first free of class fc into a closed cache (end == base): the
+ * thread has not used the class since its heap was made or adopted.  The
+ * cache opens; another heap's block goes to its owner rather than into it
+ * (true), so that the thread's first mallocs of the class come from a span
+ * of its own instead of handing back that block, which may share a cache
+ * line with blocks its owner still uses (bench_false_sharing scratch;
+ * docs/PERFORMANCE.md). */
+static HAK_COLD bool free_first(hak_heap_t *h, hak_cache_t *c, unsigned fc, hak_region_t *r, hak_span_t *s, void *p) {
+    c->end = h->slot_store + hak_classes[fc].slot_first + hak_classes[fc].cache_cap;   /* (base is the first slot) */
+    if (r->owner == h) return false;
+    hak_heap_free_to_owner(h, s, p);
+    return true;
+}
+
 HAK_NOINLINE void hak_free_slow(void *p) {
     if (!p) return;
     if (HAK_UNLIKELY(hak_guard_on())) { hak_guard_free(p); return; }
@@ -139,13 +153,17 @@ void hak_free_raw(void *p) {
     unsigned idx = hak_slab_index(p), fc = hak_region_fc(r, idx);
     hak_span_t *s = &r->spans[r->spans[idx].head];
     if (fc < HAK_NCLASSES) {
-        /* The cache is full, or this thread's front is bypassed. */
+        /* The cache is full, closed, or this thread's front is bypassed. */
         hak_heap_t *h = hak_heap_get();
-        if (!h) { hak_heap_large_free(NULL, s, p); goto out; }   /* no heap: hand it to the owner */
+        if (!h) { hak_heap_free_to_owner(NULL, s, p); goto out; }   /* no heap: hand it to the owner */
         hak_heap_settle(h);
         hak_cache_t *c = &h->front[fc];
-        if (c->top >= c->end) hak_heap_flush(h, fc, HAK_FLUSH_BATCH);
+        if (c->top >= c->end) {
+            if (HAK_LIKELY(c->end != c->base)) hak_heap_flush(h, fc, HAK_FLUSH_BATCH);
+            else if (free_first(h, c, fc, r, s, p)) goto counted;
+        }
         *c->top++ = p;
+    counted:
         if (hak_stats_on()) { h->cstats[fc].frees++; hak_stats_bytes(-(int64_t)hak_classes[fc].block_size); }
     } else if (r->spans[idx].kind == HAK_SLAB_LARGE && p == s->data) {
         if (hak_redzone) hak_redzone_check(p, big_end(p));

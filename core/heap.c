@@ -203,6 +203,22 @@ static void heap_visit(hak_heap_t *o) {
     }
 }
 
+/* A small block that the calling thread (heap h, or NULL) does not cache:
+ * pushed onto its span's remote list for the owner, after the checks a
+ * flush makes of a foreign block (a block start; in SECURE its redzone). */
+void hak_heap_free_to_owner(hak_heap_t *h, hak_span_t *s, void *p) {
+    hak_span_geom_t g = hak_span_geom(s);
+    if (s->kind != HAK_SLAB_SMALL || !hak_geom_is_block_start(&g, p)) {
+        hak_heap_error(HAK_ERR_INVALID_FREE, p, "not the start of a block (found when freed to its owner); ignored", (uint64_t)-1, true);
+        return;
+    }
+    if (hak_redzone) hak_redzone_check(p, (uint8_t *)p + g.block_size);
+    if (h) atomic_store_explicit(&h->out_bytes, atomic_load_explicit(&h->out_bytes, memory_order_relaxed) - g.block_size,
+                                 memory_order_relaxed);   /* as a flush counts it */
+    hak_heap_t *o = remote_push(h, s, p, p, 1);
+    if (o) heap_visit(o);
+}
+
 /* ---- refill and flush ---- */
 
 static void heap_lock_owner(hak_heap_t *h);
@@ -334,15 +350,27 @@ static int cached_block_bad(hak_heap_t *h, void *b) {
     return r->owner == h && b == s->free ? 2 : 0;
 }
 
+/* A span descriptor's first word: kind (byte 0) and class (byte 3), with
+ * head and nslabs (bytes 1, 2) masked out; span_kind_cls is its value for a
+ * span of that kind and class. */
+_Static_assert(offsetof(hak_span_t, kind) == 0 && offsetof(hak_span_t, cls) == 3, "span_word's layout");
+HAK_INLINE uint32_t span_kind_cls(unsigned kind, unsigned cls) { return kind | cls << 24; }
+HAK_INLINE uint32_t span_word(const hak_span_t *s) {
+    uint32_t w;
+    memcpy(&w, s, sizeof w);
+    return w & 0xFF0000FFu;
+}
+
 /* Return blocks v[0..m) of h's class cls cache to their spans (h's lock
  * held); v[m..count) stay, compacted to v[m..m + *kept) without the
- * duplicates among them.  Returns how many went back; *foreign says every
- * one was another heap's. */
+ * duplicates among them (a kept block is not rewritten where it is: idle
+ * caches).  Returns how many went back; *foreign says every one was
+ * another heap's. */
 static uint32_t flush_run(hak_heap_t *h, unsigned cls, void **v, uint32_t m, uint32_t count,
                           uint32_t *kept_out, bool *foreign_out) {
     hak_cache_t *c = &h->front[cls];
-    uint32_t kept = 0, flushed = 0, nempty = 0;
-    bool foreign = true;
+    uint32_t kept = 0, nempty = 0;
+    uint32_t nbad = 0, nforeign = 0;   /* of the m leaving: rejected, and sent to other heaps */
     enum { SET_MAX = 256, CACHE_MAX = SET_MAX / 2 };   /* caches hold at most 128 (size_class.c) */
     uintptr_t slot[SET_MAX];
     dup_set_t set = {slot, 0, 0, 0};
@@ -357,10 +385,14 @@ static uint32_t flush_run(hak_heap_t *h, unsigned cls, void **v, uint32_t m, uin
         set.mask = (1u << bits) - 1;
     }
     const size_t redzone = hak_redzone;   /* a local: the stores below could alias it */
-    for (uint32_t i = m; i < count; i++) {
-        if (!dup_seen(&set, v[i])) { flush_reject(v[i], true); continue; }
-        if (m + kept != i) v[m + kept] = v[i];   /* (idle caches: the top block is not rewritten) */
-        kept++;
+    /* The kept blocks hold no duplicate as a rule: they are marked in
+     * place, and compacted only from the first duplicate on. */
+    void **q = v + m, **qend = v + count;
+    if (set.stamp) while (q < qend && dup_seen(&set, *q)) q++;
+    kept = (uint32_t)(q - (v + m));
+    for (uint32_t i = m + kept; i < count; i++) {
+        if (dup_seen(&set, v[i])) v[m + kept++] = v[i];
+        else flush_reject(v[i], true);
     }
     /* Consecutive blocks of one foreign span go back as one chain: one
      * atomic per batch per span.  Spans that become empty are released, and
@@ -375,31 +407,42 @@ static uint32_t flush_run(hak_heap_t *h, unsigned cls, void **v, uint32_t m, uin
      * (they mostly do, in the order they were carved or freed). */
     uintptr_t slab = 0;
     hak_span_t *s = NULL;
-    hak_span_geom_t g = {0};
+    /* Every block of this cache is one of a small span of class cls (the
+     * free path picks the cache by the slab's class), so the span's kind and
+     * class are one compare (span_kind_cls) and the block-start test takes
+     * the class's block size and div_magic, loop invariants, with the
+     * span's own base and carved count. */
+    const uint32_t want = span_kind_cls(HAK_SLAB_SMALL, cls);
+    const uint32_t bs = hak_classes[cls].block_size;
+    hak_span_geom_t g = {0, ((1ull << 40) + bs - 1) / bs, bs, 0};   /* as hak_span_new_small sets div_magic */
     bool own = false;
     for (uint32_t i = 0; i < m; i++) {
         void *b = v[i];
         if ((uintptr_t)b >> HAK_SLAB_SHIFT != slab) {
             hak_region_t *r = hak_region_of(b);
             s = hak_span_of(r, b);
+            __asm__("" : "+r"(s));   /* one address for the fields below (gcc rebuilt it per field) */
             slab = 0;
-            if (HAK_UNLIKELY(s->kind != HAK_SLAB_SMALL)) { flush_reject(b, false); continue; }
+            if (HAK_UNLIKELY(span_word(s) != want)) { flush_reject(b, false); nbad++; continue; }
             slab = (uintptr_t)b >> HAK_SLAB_SHIFT;
-            g = hak_span_geom(s);
+            hak_span_geom_t sg = hak_span_geom(s);
+            g.data = sg.data;
+            g.carved = sg.carved;
             own = r->owner == h;
         }
-        if (HAK_UNLIKELY(!hak_geom_is_block_start(&g, b))) { flush_reject(b, false); continue; }
-        if (HAK_UNLIKELY(!dup_seen(&set, b) || (own && (b == s->free || s->used == 0)))) { flush_reject(b, true); continue; }
+        if (HAK_UNLIKELY(!hak_geom_is_block_start(&g, b))) { flush_reject(b, false); nbad++; continue; }
+        uint32_t used = s->used;
+        if (HAK_UNLIKELY(!dup_seen(&set, b) || (own && (b == s->free || used == 0)))) { flush_reject(b, true); nbad++; continue; }
         if (redzone) hak_redzone_check(b, (uint8_t *)b + g.block_size);
-        flushed++;
-        foreign &= !own;
         if (own) {
             hak_link_set(s, b, s->free);
             s->free = b;
             if (!s->in_avail) hak_heap_avail_push(h, s);
-            if (--s->used == 0) empty[nempty++] = s;
+            s->used = --used;
+            if (used == 0) empty[nempty++] = s;
             continue;
         }
+        nforeign++;
         if (s != rs) {
             if (rs && (o = remote_push(h, rs, rfirst, rlast, rn)) != NULL) visit[nvisit++] = o;
             rs = s;
@@ -412,13 +455,14 @@ static uint32_t flush_run(hak_heap_t *h, unsigned cls, void **v, uint32_t m, uin
         }
     }
     if (rs && (o = remote_push(h, rs, rfirst, rlast, rn)) != NULL) visit[nvisit++] = o;
+    uint32_t flushed = m - nbad;
     for (uint32_t i = 0; i < nempty; i++) span_empty(h, empty[i]);
     for (uint32_t i = 0; i < nvisit; i++) heap_visit(visit[i]);
     if (hak_purge_wanted(h)) hak_superslab_purge(h, false);
     atomic_store_explicit(&h->out_bytes, atomic_load_explicit(&h->out_bytes, memory_order_relaxed) -
                           (uint64_t)flushed * hak_classes[cls].block_size, memory_order_relaxed);
     *kept_out = kept;
-    *foreign_out = foreign;
+    *foreign_out = nforeign == flushed;
     return flushed;
 }
 
@@ -644,7 +688,7 @@ static hak_heap_t *heap_create(void) {
     for (unsigned c = 0; c < HAK_NCLASSES; c++) {
         void **slot = h->slot_store + hak_classes[c].slot_first;
         h->front[c].base = h->front[c].top = slot;
-        h->front[c].end = slot + hak_classes[c].cache_cap;
+        h->front[c].end = slot;   /* closed until first used: hakmem.c hak_free_raw */
         h->front[c].flush_stamp = hak_secure_random();   /* odd: never 0 (dup_seen) */
     }
     atomic_store(&h->state, HAK_HEAP_OWNED);
@@ -833,6 +877,7 @@ void hak_heap_thread_exit(void *arg) {
     if (!h || h != hak_tls_heap) return;
     heap_lock_owner(h);
     heap_flush_all(h);
+    for (unsigned c = 0; c < HAK_NCLASSES; c++) h->front[c].end = h->front[c].base;   /* closed for the next owner */
     heap_release_empty(h);
     if (hak_purge_wanted(h)) hak_superslab_purge(h, false);
     hak_tls_front = hak_empty_front;

@@ -36,6 +36,9 @@ HAK_HIDDEN bool hak_heap_refill(hak_heap_t *h, unsigned cls);
  * HAK_FLUSH_BATCH a batch's room (what a full cache's free does). */
 #define HAK_FLUSH_BATCH UINT32_MAX
 HAK_HIDDEN void hak_heap_flush(hak_heap_t *h, unsigned cls, uint32_t keep);
+/* Free small block p of span s to the span's owner (checked), not to a
+ * cache; h is the calling thread's heap or NULL. */
+HAK_HIDDEN void hak_heap_free_to_owner(hak_heap_t *h, hak_span_t *s, void *p);
 /* A large block of at least size bytes; *fresh says it came zeroed. */
 HAK_HIDDEN void *hak_heap_large_alloc(hak_heap_t *h, size_t size, bool *fresh);
 /* Free block p of large span s (any thread). */

@@ -371,12 +371,45 @@ static void test_all_to_one(void **state)
     }
 }
 
+/* Passive false sharing (bench_false_sharing scratch): a thread whose first
+ * call frees a small block another thread allocated must not keep reusing
+ * that block, whose cache line it shares with the other threads' blocks:
+ * its first malloc of the size is served from memory of its own. */
+static void *first_free_worker(void *a)
+{
+    void **slot = a;
+    free(slot[0]);
+    slot[1] = malloc(8);
+    return NULL;
+}
+
+static void test_first_free_goes_home(void **state)
+{
+    (void)state;
+    enum { T = 2 };
+    void *given[T], *slot[T][2];
+    for (int t = 0; t < T; t++) given[t] = malloc(8);   /* back to back: one cache line */
+    for (int t = 0; t < T; t++) {
+        pthread_t th;
+        slot[t][0] = given[t];
+        assert_int_equal(pthread_create(&th, NULL, first_free_worker, slot[t]), 0);
+        assert_int_equal(pthread_join(th, NULL), 0);
+    }
+    for (int t = 0; t < T; t++) {
+        assert_owned(slot[t][1]);
+        for (int u = 0; u < T; u++)
+            assert_true((uintptr_t)slot[t][1] / 64 != (uintptr_t)given[u] / 64);
+        free(slot[t][1]);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stress_cross_thread),
         cmocka_unit_test(test_producer_consumer),
         cmocka_unit_test(test_all_to_one),
+        cmocka_unit_test(test_first_free_goes_home),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
