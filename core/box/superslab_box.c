@@ -328,7 +328,15 @@ void hak_superslab_purge(hak_heap_t *h, bool force) {
     }
     /* Idle threads' free slabs: their owners run no slow path to do it. */
     if (!force && idue && idue <= now) hak_heaps_purge_idle(h, now);
-    if (h->purge_pending || force) hak_superslab_purge_spans(h, now, force ? HAK_PURGE_ALL : HAK_PURGE_DUE);
+    if (force) {
+        hak_superslab_purge_spans(h, now, HAK_PURGE_ALL);
+    } else if (h->purge_pending) {
+        /* The scan walks every superslab of h: only once the earliest of
+         * its free slabs is due (soak: 16% of the allocator's time went to
+         * scans that found nothing due). */
+        uint64_t hd = atomic_load_explicit(&h->purge_due, memory_order_relaxed);
+        if (!hd || hd <= now) hak_superslab_purge_spans(h, now, HAK_PURGE_DUE);
+    }
 }
 
 void hak_superslab_purge_spans(hak_heap_t *h, uint64_t now, int mode) {
