@@ -612,7 +612,7 @@ static bool heap_take_caches(hak_heap_t *o) {
  * caches.  Any thread's every 256th slow operation looks whether a scan is
  * due; a scan asks the OS about at most IDLE_SCAN_PROBES heaps and the next
  * one goes on from there (heaps are never freed, so the cursor stays valid). */
-#define IDLE_SCAN_PROBES 8
+#define IDLE_SCAN_PROBES 32   /* two probes of three system calls each: ~0.5 ms a scan at most */
 static _Atomic uint64_t idle_scan_at;
 static hak_heap_t *idle_scan_next;   /* visit_lock */
 
