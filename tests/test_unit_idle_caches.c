@@ -57,6 +57,23 @@ static void sleep_us(long us) {
     while (nanosleep(&ts, &ts) != 0) {}
 }
 
+/* Runs test `name` of this binary in a fresh process with var=value (the
+ * configuration is read once at init); skips where var is set already: we
+ * are that process. */
+static void run_with(const char *var, const char *value, const char *name) {
+    if (getenv(var)) skip();
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        setenv(var, value, 1);
+        execl("/proc/self/exe", "test_unit_idle_caches", name, (char *)NULL);
+        _exit(127);
+    }
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
 /* ---- reconcile ---- */
 
 enum { SIM_NONE, SIM_POP, SIM_PUSH, SIM_NESTED };
@@ -186,17 +203,7 @@ static void test_reconcile_nested(void **state) { (void)state; reconcile_case(SI
  * idle thread's cache is left alone. */
 static void test_variable_off(void **state) {
     (void)state;
-    if (getenv("HAKMEM_IDLE_CACHES")) skip();   /* we are that process */
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        setenv("HAKMEM_IDLE_CACHES", "0", 1);
-        execl("/proc/self/exe", "test_unit_idle_caches", "test_reconcile_none", (char *)NULL);
-        _exit(127);
-    }
-    int st;
-    assert_int_equal(waitpid(pid, &st, 0), pid);
-    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    run_with("HAKMEM_IDLE_CACHES", "0", "test_reconcile_none");
 }
 
 /* ---- scan: many idle threads, no trim ---- */
@@ -257,17 +264,7 @@ static void test_scan_round(void **state) {
 
 static void test_scan(void **state) {
     (void)state;
-    if (getenv("HAKMEM_PURGE_DELAY_MS")) skip();   /* we are that process */
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        setenv("HAKMEM_PURGE_DELAY_MS", "50", 1);
-        execl("/proc/self/exe", "test_unit_idle_caches", "test_scan_round", (char *)NULL);
-        _exit(127);
-    }
-    int st;
-    assert_int_equal(waitpid(pid, &st, 0), pid);
-    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    run_with("HAKMEM_PURGE_DELAY_MS", "50", "test_scan_round");
 }
 
 /* ---- busy ---- */
