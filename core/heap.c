@@ -364,13 +364,11 @@ HAK_INLINE uint32_t span_word(const hak_span_t *s) {
 /* Return blocks v[0..m) of h's class cls cache to their spans (h's lock
  * held); v[m..count) stay, compacted to v[m..m + *kept) without the
  * duplicates among them (a kept block is not rewritten where it is: idle
- * caches).  Returns how many went back; *foreign says every one was
- * another heap's. */
-static uint32_t flush_run(hak_heap_t *h, unsigned cls, void **v, uint32_t m, uint32_t count,
-                          uint32_t *kept_out, bool *foreign_out) {
+ * caches).  Returns how many went back. */
+static uint32_t flush_run(hak_heap_t *h, unsigned cls, void **v, uint32_t m, uint32_t count, uint32_t *kept_out) {
     hak_cache_t *c = &h->front[cls];
     uint32_t kept = 0, nempty = 0;
-    uint32_t nbad = 0, nforeign = 0;   /* of the m leaving: rejected, and sent to other heaps */
+    uint32_t nbad = 0;   /* of the m leaving: rejected */
     enum { SET_MAX = 256, CACHE_MAX = SET_MAX / 2 };   /* caches hold at most 128 (size_class.c) */
     uintptr_t slot[SET_MAX];
     dup_set_t set = {slot, 0, 0, 0};
@@ -442,7 +440,6 @@ static uint32_t flush_run(hak_heap_t *h, unsigned cls, void **v, uint32_t m, uin
             if (used == 0) empty[nempty++] = s;
             continue;
         }
-        nforeign++;
         if (s != rs) {
             if (rs && (o = remote_push(h, rs, rfirst, rlast, rn)) != NULL) visit[nvisit++] = o;
             rs = s;
@@ -462,7 +459,6 @@ static uint32_t flush_run(hak_heap_t *h, unsigned cls, void **v, uint32_t m, uin
     atomic_store_explicit(&h->out_bytes, atomic_load_explicit(&h->out_bytes, memory_order_relaxed) -
                           (uint64_t)flushed * hak_classes[cls].block_size, memory_order_relaxed);
     *kept_out = kept;
-    *foreign_out = nforeign == flushed;
     return flushed;
 }
 
@@ -473,20 +469,19 @@ static void heap_flush(hak_heap_t *h, unsigned cls, uint32_t keep) {
     void **v = c->base;
     uint32_t count = hak_cache_count(c);
     if (count <= keep) return;
-    /* A thread that only frees this class's blocks, all of them other
-     * heaps' (a consumer), has no use for the blocks a flush keeps: it flushes
-     * them all.  Seen as: the last flush sent only foreign blocks, and since
-     * then no refill (state 1 after flushing all) or no pop reached the kept
-     * blocks (state = their xor | 1).  Each block is then checked once. */
+    /* A thread that only frees this class's blocks (a consumer of another
+     * thread's, or one freeing a structure of its own) has no use for the
+     * blocks a flush keeps: it flushes them all.  Seen as: since the last
+     * flush, no refill (state 1 after flushing all) and no pop reached the
+     * kept blocks (state = their xor | 1).  Each block is then checked once. */
     uint64_t st = h->flush_state[cls];
     if (keep && (st & 1) && (st == 1 || (blocks_sig(v, keep) | 1) == st)) keep = 0;
     uint32_t m = count - keep, kept;
-    bool foreign;
-    uint32_t flushed = flush_run(h, cls, v, m, count, &kept, &foreign);
+    uint32_t flushed = flush_run(h, cls, v, m, count, &kept);
     memmove(v, v + m, kept * sizeof(void *));
     c->top = v + kept;
     /* (the signature only matters with the consumer bit set) */
-    h->flush_state[cls] = foreign && flushed ? blocks_sig(v, kept) | 1 : 0;
+    h->flush_state[cls] = flushed ? blocks_sig(v, kept) | 1 : 0;
     /* A consumer holds at most a batch: the memory waits in its cache for
      * nothing (the free path then flushes it all: keep = cap - batch = 0). */
     c->end = v + (h->flush_state[cls] == 1 ? hak_classes[cls].batch : hak_classes[cls].cache_cap);
@@ -599,9 +594,8 @@ static bool heap_take_caches(hak_heap_t *o) {
     for (cls = 0; cls < HAK_NCLASSES; cls++) {
         hak_cache_t *c = &o->front[cls];
         uint32_t n = hak_cache_count(c), kept;
-        bool foreign;
         if (n < 2) continue;
-        flush_run(o, cls, c->base, n - 1, n, &kept, &foreign);
+        flush_run(o, cls, c->base, n - 1, n, &kept);
         o->reclaim_count[cls] = n;
     }
     return true;

@@ -38,6 +38,14 @@ static hak_heap_t *front_heap(unsigned *cls) {
     return h;
 }
 
+/* A flush that keeps blocks, as in a thread that allocates the class: one
+ * that only frees it since its last flush keeps none (heap.c, heap_flush),
+ * and these tests free without allocating. */
+static void flush_keeping(hak_heap_t *h, unsigned cls, uint32_t keep) {
+    h->flush_state[cls] = 0;   /* what the thread's next refill would do */
+    hak_heap_flush(h, cls, keep);
+}
+
 static void double_free_of_a_kept_block_is_dropped(void **state) {
     (void)state;
     unsigned cls;
@@ -50,7 +58,7 @@ static void double_free_of_a_kept_block_is_dropped(void **state) {
     free(b);
     assert_int_equal(hak_cache_count(c), 2);
     /* both checked; a leaves, b stays with this pass's mark */
-    hak_heap_flush(h, cls, 1);
+    flush_keeping(h, cls, 1);
     assert_int_equal(hak_cache_count(c), 1);
     assert_ptr_equal(c->base[0], b);
     free(opaque_ptr(b));   /* the double free, while b sits in the cache */
@@ -59,7 +67,7 @@ static void double_free_of_a_kept_block_is_dropped(void **state) {
     assert_int_equal(hak_cache_count(c), 4);
     /* the duplicate is dropped before b, d leave (b once, not twice: the
      * span's free list would loop), and e stays */
-    hak_heap_flush(h, cls, 1);
+    flush_keeping(h, cls, 1);
     assert_int_equal(hak_cache_count(c), 1);
     assert_ptr_equal(c->base[0], e);
     /* so no block is handed out twice */
@@ -82,7 +90,7 @@ static void double_free_of_fresh_blocks_is_dropped(void **state) {
     free(a);
     free(opaque_ptr(a));
     assert_int_equal(hak_cache_count(c), 2);
-    hak_heap_flush(h, cls, 1);
+    flush_keeping(h, cls, 1);
     assert_int_equal(hak_cache_count(c), 1);
     assert_ptr_equal(c->base[0], a);
     hak_heap_flush(h, cls, 0);
@@ -104,10 +112,10 @@ static void interior_pointer_is_dropped_and_valid_blocks_stay(void **state) {
     for (int i = 1; i < N; i++) free(v[i]);
     free(opaque_ptr(v[0] + 16));   /* interior: takes the fast path into this cache */
     assert_int_equal(hak_cache_count(c), N);
-    hak_heap_flush(h, cls, N);   /* nothing needs to leave: returns unchecked */
+    flush_keeping(h, cls, N);   /* nothing needs to leave: returns unchecked */
     assert_int_equal(hak_cache_count(c), N);
     /* v[1] leaves; the rest is kept, checked when it leaves */
-    hak_heap_flush(h, cls, N - 1);
+    flush_keeping(h, cls, N - 1);
     assert_int_equal(hak_cache_count(c), N - 1);
     for (int i = 0; i < N - 2; i++) assert_ptr_equal(c->base[i], v[i + 2]);
     assert_ptr_equal(c->base[N - 2], v[0] + 16);
@@ -125,11 +133,36 @@ static void interior_pointer_is_dropped_and_valid_blocks_stay(void **state) {
     hak_heap_flush(h, cls, 0);
 }
 
+/* A thread that only frees a class since its last flush keeps nothing at
+ * the next and holds at most a batch; once it refills the class it keeps
+ * blocks and its whole cache again. */
+static void a_thread_that_only_frees_keeps_nothing(void **state) {
+    (void)state;
+    unsigned cls;
+    hak_heap_t *h = front_heap(&cls);
+    hak_cache_t *c = &h->front[cls];
+    void *v[4];
+    for (int i = 0; i < 4; i++) assert_non_null(v[i] = malloc(SIZE));
+    hak_heap_flush(h, cls, 0);
+    for (int i = 0; i < 4; i++) free(v[i]);
+    hak_heap_flush(h, cls, 2);
+    assert_int_equal(hak_cache_count(c), 0);
+    assert_int_equal(hak_cache_cap(c), hak_classes[cls].batch);
+    for (int i = 0; i < 4; i++) assert_non_null(v[i] = malloc(SIZE));   /* a refill */
+    assert_int_equal(hak_cache_cap(c), hak_classes[cls].cache_cap);
+    uint32_t n = hak_cache_count(c);
+    for (int i = 0; i < 4; i++) free(v[i]);
+    hak_heap_flush(h, cls, 2);   /* after a refill: keeps what it is told */
+    assert_int_equal(hak_cache_count(c), n + 4 > 2 ? 2 : n + 4);
+    hak_heap_flush(h, cls, 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(double_free_of_a_kept_block_is_dropped),
         cmocka_unit_test(double_free_of_fresh_blocks_is_dropped),
         cmocka_unit_test(interior_pointer_is_dropped_and_valid_blocks_stay),
+        cmocka_unit_test(a_thread_that_only_frees_keeps_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
