@@ -429,15 +429,14 @@ static uint32_t flush_run(hak_heap_t *h, unsigned cls, void **v, uint32_t m, uin
             own = r->owner == h;
         }
         if (HAK_UNLIKELY(!hak_geom_is_block_start(&g, b))) { flush_reject(b, false); nbad++; continue; }
-        uint32_t used = s->used;
-        if (HAK_UNLIKELY(!dup_seen(&set, b) || (own && (b == s->free || used == 0)))) { flush_reject(b, true); nbad++; continue; }
+        /* (another heap's span's fields are its owner's: read only our own) */
+        if (HAK_UNLIKELY(!dup_seen(&set, b) || (own && (b == s->free || s->used == 0)))) { flush_reject(b, true); nbad++; continue; }
         if (redzone) hak_redzone_check(b, (uint8_t *)b + g.block_size);
         if (own) {
             hak_link_set(s, b, s->free);
             s->free = b;
             if (!s->in_avail) hak_heap_avail_push(h, s);
-            s->used = --used;
-            if (used == 0) empty[nempty++] = s;
+            if (--s->used == 0) empty[nempty++] = s;
             continue;
         }
         if (s != rs) {

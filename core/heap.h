@@ -4,11 +4,11 @@
  * Ownership: a heap's caches belong to its owner thread, or to a visitor
  * that took an abandoned heap for a moment (state VISITING); while the
  * owner sits in a system call another thread may take all but each cache's
- * top block (heap.c, "idle caches").  Its spans'
- * local state is changed only under its span lock (hak_heap_lock): by the
- * owner's slow paths, or by another thread reclaiming from an idle heap
- * (trim, overdue purges).  Other threads reach a span only through its
- * lock-free remote list. */
+ * top block (heap.c, "idle caches").  Its spans' local state is changed only
+ * under its span lock (hak_heap_lock): by the owner's slow paths, or by
+ * another thread reclaiming from an idle heap (trim, overdue purges, idle
+ * caches).  Other threads reach a span only through its lock-free remote
+ * list. */
 #ifndef HAKMEM_HEAP_H
 #define HAKMEM_HEAP_H
 
