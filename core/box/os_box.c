@@ -96,24 +96,50 @@ int hak_os_remap_to(void *p, size_t old_size, size_t new_size, void *dst) {
     return 0;
 }
 
+/* Read up to size - 1 bytes of a /proc file into buf; the count, or -1.
+ * Raw system calls: no stdio, no allocation, nothing interposable. */
+static long proc_read(const char *path, char *buf, size_t size) {
+    int saved = errno;
+    long fd = syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+    long n = fd >= 0 ? syscall(SYS_read, fd, buf, size - 1) : -1;
+    if (fd >= 0) syscall(SYS_close, fd);
+    errno = saved;
+    return n;
+}
+
+static long leading_number(const char *buf, long n) {
+    long v = 0;
+    for (long i = 0; i < n && buf[i] >= '0' && buf[i] <= '9'; i++) v = v * 10 + (buf[i] - '0');
+    return v;
+}
+
+/* Does /proc number tasks as this process does?  A /proc mounted from
+ * another PID namespace would name another thread by our TID: then never
+ * probe.  Asked once (the answer survives fork: same mount). */
+static bool proc_is_ours(void) {
+    static _Atomic int known;   /* 0 not asked, 1 yes, 2 no */
+    int k = atomic_load_explicit(&known, memory_order_relaxed);
+    if (!k) {
+        char buf[32];
+        long n = proc_read("/proc/self/stat", buf, sizeof buf);
+        k = n > 0 && leading_number(buf, n) == syscall(SYS_getpid) ? 1 : 2;
+        atomic_store_explicit(&known, k, memory_order_relaxed);
+    }
+    return k == 1;
+}
+
 bool hak_os_thread_in_syscall(int tid) {
-    /* Raw system calls: no stdio, no allocation, nothing interposable. */
     char path[48] = "/proc/self/task/", *e = path + 16, digits[12];
     int nd = 0;
-    if (tid <= 0) return false;
+    if (tid <= 0 || !proc_is_ours()) return false;
     for (unsigned v = (unsigned)tid; v; v /= 10) digits[nd++] = (char)('0' + v % 10);
     while (nd) *e++ = digits[--nd];
     memcpy(e, "/syscall", 9);
-    int saved = errno;
     atomic_fetch_add_explicit(&hak_os.probes, 1, memory_order_relaxed);
-    long fd = syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
     char buf[64];
-    long n = fd >= 0 ? syscall(SYS_read, fd, buf, sizeof buf - 1) : -1;
-    if (fd >= 0) syscall(SYS_close, fd);
-    errno = saved;
+    long n = proc_read(path, buf, sizeof buf);
     /* "running", or "-1 SP PC" (off the CPU outside a system call), or "NR ARGS... SP PC" */
     if (n <= 0 || buf[0] < '0' || buf[0] > '9') return false;
-    long nr = 0;
-    for (long i = 0; i < n && buf[i] >= '0' && buf[i] <= '9'; i++) nr = nr * 10 + (buf[i] - '0');
+    long nr = leading_number(buf, n);
     return nr != SYS_clone && nr != SYS_fork && nr != SYS_vfork && nr != SYS_clone3;
 }
