@@ -127,6 +127,13 @@ HAK_INLINE uint32_t chain_walk(const hak_span_t *s, void *b, uint32_t max, void 
     return n;
 }
 
+/* Bytes of h's blocks out of their spans (in caches or in use) change by
+ * delta; only h's holder writes it, stats read it. */
+static void out_bytes_add(hak_heap_t *h, int64_t delta) {
+    atomic_store_explicit(&h->out_bytes, atomic_load_explicit(&h->out_bytes, memory_order_relaxed) + (uint64_t)delta,
+                          memory_order_relaxed);
+}
+
 /* ---- remote frees ---- */
 
 static void heap_visit(hak_heap_t *o);
@@ -213,8 +220,7 @@ void hak_heap_free_to_owner(hak_heap_t *h, hak_span_t *s, void *p) {
         return;
     }
     if (hak_redzone) hak_redzone_check(p, (uint8_t *)p + g.block_size);
-    if (h) atomic_store_explicit(&h->out_bytes, atomic_load_explicit(&h->out_bytes, memory_order_relaxed) - g.block_size,
-                                 memory_order_relaxed);   /* as a flush counts it */
+    if (h) out_bytes_add(h, -(int64_t)g.block_size);   /* as a flush counts it */
     hak_heap_t *o = remote_push(h, s, p, p, 1);
     if (o) heap_visit(o);
 }
@@ -276,8 +282,7 @@ bool hak_heap_refill(hak_heap_t *h, unsigned cls) {
         s->used += got;
         if (!s->free && s->carved == s->capacity) avail_remove(h, s);
     }
-    atomic_store_explicit(&h->out_bytes, atomic_load_explicit(&h->out_bytes, memory_order_relaxed) +
-                          (uint64_t)(n - had) * hak_classes[cls].block_size, memory_order_relaxed);
+    out_bytes_add(h, (int64_t)(n - had) * hak_classes[cls].block_size);
     c->top = c->base + n;   /* under the lock: see "idle caches" */
     hak_heap_unlock(h);
     if (hak_front_bypass) h->cstats[cls].refills++;
@@ -455,8 +460,7 @@ static uint32_t flush_run(hak_heap_t *h, unsigned cls, void **v, uint32_t m, uin
     for (uint32_t i = 0; i < nempty; i++) span_empty(h, empty[i]);
     for (uint32_t i = 0; i < nvisit; i++) heap_visit(visit[i]);
     if (hak_purge_wanted(h)) hak_superslab_purge(h, false);
-    atomic_store_explicit(&h->out_bytes, atomic_load_explicit(&h->out_bytes, memory_order_relaxed) -
-                          (uint64_t)flushed * hak_classes[cls].block_size, memory_order_relaxed);
+    out_bytes_add(h, -(int64_t)flushed * hak_classes[cls].block_size);
     *kept_out = kept;
     return flushed;
 }
@@ -721,8 +725,8 @@ hak_heap_t *hak_heap_get(void) {
 }
 
 /* Collect remote frees and release every empty span, even a class's last
- * (trim, thread exit, idle heaps).  The caches are left alone: only the
- * owner may touch them. */
+ * (trim, thread exit, idle heaps).  The caches are left alone (a live
+ * owner's are taken only by heap_take_caches). */
 static void heap_release_empty(hak_heap_t *h) {
     heap_drain(h);
     for (unsigned c = 0; c < HAK_NCLASSES; c++) {

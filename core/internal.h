@@ -144,8 +144,8 @@ typedef struct hak_heap {
     _Atomic uint64_t purge_due;            /* earliest purge_at of its regions, or 0 */
     struct hak_heap *all_next;             /* global list of every heap */
     hak_span_t *avail[HAK_NCLASSES];       /* spans with free or uncarved blocks */
-    /* per class, after the last flush: xor of the blocks it kept, | 1 if
-     * every block it flushed was another heap's; 0 after a refill */
+    /* per class, after the last flush that returned blocks: xor of the
+     * blocks it kept | 1; 0 after a refill (heap.c heap_flush) */
     uint64_t flush_state[HAK_NCLASSES];
     hak_region_t *regions;                 /* superslabs owned */
     uint32_t purge_pending;                /* some region has a purge_mask */

@@ -29,8 +29,10 @@ HAK_HIDDEN int hak_os_remap_to(void *p, size_t old_size, size_t new_size, void *
 /* Is thread tid of this process off the CPU inside a system call (and not
  * one whose child may run on its stack: clone, fork, vfork)?  false when it
  * is running or runnable, stopped outside a system call, or /proc cannot
- * say (not mounted, forbidden, or numbering another PID namespace's tasks).  Reads /proc/self/task/TID/syscall, which the kernel answers only for
- * a task it has taken off the CPU, so the task's earlier stores are visible. */
+ * say (not mounted, forbidden, or numbering another PID namespace's
+ * tasks).  Reads /proc/self/task/TID/syscall, which the kernel answers only
+ * for a task it has taken off the CPU, so the task's earlier stores are
+ * visible. */
 HAK_HIDDEN bool hak_os_thread_in_syscall(int tid);
 /* Test hook: make the next n mappings fail as if the OS refused (0 = off). */
 HAK_HIDDEN void hak_os_fail_next(long n);
