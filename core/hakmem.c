@@ -21,6 +21,7 @@
 #include "heap.h"
 #include "huge.h"
 #include "init.h"
+#include "segmap.h"
 #include "box/debug_box.h"
 #include "alloc.h"
 
@@ -60,7 +61,7 @@ static void *alloc_class(unsigned cls) {
     hak_heap_t *h = hak_tls_heap;
     if (HAK_UNLIKELY(!h) && !(h = hak_heap_get())) goto oom;
     hak_heap_settle(h);
-    hak_cache_t *c = &h->front[cls];
+    hak_cache_t *c = &h->front.cache[cls];
     bool hit = c->top != c->base;
     if (!hit) {
         int saved = errno;   /* a refill may fail one mapping and still succeed */
@@ -90,7 +91,7 @@ HAK_NOINLINE void *hak_alloc_slow(size_t n) {
      * fast path's table, or an empty cache, on a thread whose front is on
      * (so no box wants to see this call, and init is done). */
     hak_heap_t *h = hak_tls_heap;
-    if (HAK_LIKELY(h && hak_tls_front == h->front && n <= HAK_SMALL_MAX - hak_redzone))
+    if (HAK_LIKELY(h && hak_tls_front == &h->front && n <= HAK_SMALL_MAX - hak_redzone))
         return alloc_class(hak_class_of(hak_block_need(n)));
     hak_ensure_init();
     if (HAK_UNLIKELY(hak_guard_on())) return hak_guard_alloc(n, 0, false);
@@ -157,7 +158,7 @@ void hak_free_raw(void *p) {
         hak_heap_t *h = hak_heap_get();
         if (!h) { hak_heap_free_to_owner(NULL, s, p); goto out; }   /* no heap: hand it to the owner */
         hak_heap_settle(h);
-        hak_cache_t *c = &h->front[fc];
+        hak_cache_t *c = &h->front.cache[fc];
         if (c->top >= c->end) {
             if (HAK_LIKELY(c->end != c->base)) hak_heap_flush(h, fc, HAK_FLUSH_BATCH);
             else if (free_first(h, c, fc, r, s, p)) goto counted;
@@ -185,15 +186,14 @@ static inline size_t raw_of_ours(const void *p) {
     uintptr_t a = (uintptr_t)p;
     if (HAK_UNLIKELY(hak_segmap_get(a) != 1)) return 0;
     const hak_region_t *r = hak_region_of(p);
-    unsigned idx = hak_slab_index(p), fc = hak_region_fc(r, idx);
-    if (HAK_LIKELY(fc < HAK_NCLASSES)) {
-        const hak_span_t *s = &r->spans[r->spans[idx].head];
-        return (const uint8_t *)p >= s->data ? hak_classes[fc].block_size : 0;
+    if (HAK_LIKELY(r->kind == HAK_REGION_SUPERSLAB)) {
+        const hak_span_t *s = hak_span_of((hak_region_t *)r, p);
+        if (HAK_LIKELY(s->kind == HAK_SLAB_SMALL))
+            return (const uint8_t *)p >= s->data ? hak_classes[s->cls].block_size : 0;
+        return s->kind == HAK_SLAB_LARGE && p == s->data ? s->block_size : 0;
     }
     if (r->kind == HAK_REGION_HUGE) return p == hak_huge_block(r) ? hak_huge_usable(r) : 0;
-    if (r->kind != HAK_REGION_SUPERSLAB) return 0;
-    const hak_span_t *s = &r->spans[idx];
-    return s->kind == HAK_SLAB_LARGE && p == s->data ? s->block_size : 0;
+    return 0;
 }
 /* The user's part: the secure box's redzone is not usable. */
 static inline size_t usable_of_ours(const void *p) {

@@ -18,10 +18,12 @@
 #include "box/superslab_box.h"
 #include "front/size_class.h"
 #include "huge.h"
+#include "slabmap.h"
 
-__thread hak_cache_t *hak_tls_front HAK_TLS = hak_empty_front;
+__thread hak_front_t *hak_tls_front HAK_TLS = &hak_empty_front;
 __thread hak_heap_t *hak_tls_heap HAK_TLS;
-HAK_HIDDEN hak_cache_t hak_empty_front[HAK_FRONT_SLOTS];
+/* Every cache empty and full at once; its head reads the one-entry map. */
+HAK_HIDDEN hak_front_t hak_empty_front = {.head = {.top = (void **)(void *)hak_slabmap_none, .base = (void **)(void *)hak_slabmap_none}};
 HAK_HIDDEN int hak_front_bypass;
 HAK_HIDDEN _Atomic uint64_t hak_large_bytes;
 
@@ -233,7 +235,7 @@ static void heap_slow_op(hak_heap_t *h);
 /* A cache whose base a reconcile moved up (idle caches) gets its first slot
  * back: its blocks move down.  Only its own refill or flush does it. */
 static void cache_rebase(hak_heap_t *h, unsigned cls) {
-    hak_cache_t *c = &h->front[cls];
+    hak_cache_t *c = &h->front.cache[cls];
     void **first = h->slot_store + hak_classes[cls].slot_first;
     if (HAK_LIKELY(c->base == first)) return;
     uint32_t n = hak_cache_count(c);
@@ -246,10 +248,10 @@ bool hak_heap_refill(hak_heap_t *h, unsigned cls) {
     heap_lock_owner(h);
     cache_rebase(h, cls);
     h->flush_state[cls] = 0;   /* this thread allocates the class: keep blocks at a flush */
-    h->front[cls].end = h->front[cls].base + hak_classes[cls].cache_cap;
+    h->front.cache[cls].end = h->front.cache[cls].base + hak_classes[cls].cache_cap;
     if (atomic_load_explicit(&h->notify, memory_order_relaxed)) heap_drain(h);
     if (hak_purge_wanted(h)) hak_superslab_purge(h, false);
-    hak_cache_t *c = &h->front[cls];
+    hak_cache_t *c = &h->front.cache[cls];
     uint32_t want = hak_classes[cls].batch, n = hak_cache_count(c), had = n;
     if (want > hak_cache_cap(c) - n) want = hak_cache_cap(c) - n;
     want += n;
@@ -371,7 +373,7 @@ HAK_INLINE uint32_t span_word(const hak_span_t *s) {
  * duplicates among them (a kept block is not rewritten where it is: idle
  * caches).  Returns how many went back. */
 static uint32_t flush_run(hak_heap_t *h, unsigned cls, void **v, uint32_t m, uint32_t count, uint32_t *kept_out) {
-    hak_cache_t *c = &h->front[cls];
+    hak_cache_t *c = &h->front.cache[cls];
     uint32_t kept = 0, nempty = 0;
     uint32_t nbad = 0;   /* of the m leaving: rejected */
     enum { SET_MAX = 256, CACHE_MAX = SET_MAX / 2 };   /* caches hold at most 128 (size_class.c) */
@@ -467,7 +469,7 @@ static uint32_t flush_run(hak_heap_t *h, unsigned cls, void **v, uint32_t m, uin
 
 static void heap_flush(hak_heap_t *h, unsigned cls, uint32_t keep) {
     cache_rebase(h, cls);
-    hak_cache_t *c = &h->front[cls];
+    hak_cache_t *c = &h->front.cache[cls];
     if (keep == HAK_FLUSH_BATCH) keep = hak_cache_cap(c) - hak_classes[cls].batch;
     void **v = c->base;
     uint32_t count = hak_cache_count(c);
@@ -553,7 +555,7 @@ static HAK_COLD void heap_reconcile(hak_heap_t *h) {
     for (unsigned cls = 0; cls < HAK_NCLASSES; cls++) {
         uint32_t had = h->reclaim_count[cls];
         if (!had) continue;
-        hak_cache_t *c = &h->front[cls];
+        hak_cache_t *c = &h->front.cache[cls];
         uint32_t n = hak_cache_count(c);
         if (n + 1 >= had && n <= had + 1) {
             c->base += had - 1;
@@ -565,7 +567,7 @@ static HAK_COLD void heap_reconcile(hak_heap_t *h) {
         h->flush_state[cls] = 0;
     }
     atomic_store_explicit(&h->reclaimed, 0, memory_order_relaxed);
-    if (hak_tls_heap == h) hak_tls_front = hak_front_bypass ? hak_empty_front : h->front;
+    if (hak_tls_heap == h) hak_tls_front = hak_front_bypass ? &hak_empty_front : &h->front;
 }
 
 /* The owner's span lock: its caches put right first if they were taken from. */
@@ -587,15 +589,15 @@ static bool heap_take_caches(hak_heap_t *o) {
         !o->front_var || atomic_load_explicit(&o->reclaimed, memory_order_relaxed))
         return false;
     unsigned cls = 0;
-    while (cls < HAK_NCLASSES && hak_cache_count(&o->front[cls]) < 2) cls++;
+    while (cls < HAK_NCLASSES && hak_cache_count(&o->front.cache[cls]) < 2) cls++;
     if (cls == HAK_NCLASSES) return false;
     if (!hak_os_thread_in_syscall(o->tid)) return true;
     atomic_store_explicit(&o->reclaimed, 1, memory_order_relaxed);
-    __atomic_store_n(o->front_var, hak_empty_front, __ATOMIC_RELAXED);
+    __atomic_store_n(o->front_var, &hak_empty_front, __ATOMIC_RELAXED);
     atomic_thread_fence(memory_order_seq_cst);
     if (!hak_os_thread_in_syscall(o->tid)) return true;   /* it woke: it finds nothing taken */
     for (cls = 0; cls < HAK_NCLASSES; cls++) {
-        hak_cache_t *c = &o->front[cls];
+        hak_cache_t *c = &o->front.cache[cls];
         uint32_t n = hak_cache_count(c), kept;
         if (n < 2) continue;
         flush_run(o, cls, c->base, n - 1, n, &kept);
@@ -682,11 +684,12 @@ static hak_heap_t *heap_create(void) {
     hak_heap_t *h = hak_os_map_aligned(bytes, HAK_PAGE);
     if (!h) return NULL;
     h->size = bytes;
+    hak_slabmap_front(&h->front);
     for (unsigned c = 0; c < HAK_NCLASSES; c++) {
         void **slot = h->slot_store + hak_classes[c].slot_first;
-        h->front[c].base = h->front[c].top = slot;
-        h->front[c].end = slot;   /* closed until first used: hakmem.c hak_free_raw */
-        h->front[c].flush_stamp = hak_secure_random();   /* odd: never 0 (dup_seen) */
+        h->front.cache[c].base = h->front.cache[c].top = slot;
+        h->front.cache[c].end = slot;   /* closed until first used: hakmem.c hak_free_raw */
+        h->front.cache[c].flush_stamp = hak_secure_random();   /* odd: never 0 (dup_seen) */
     }
     atomic_store(&h->state, HAK_HEAP_OWNED);
     hak_heap_t *top = atomic_load(&heaps_all);
@@ -716,7 +719,7 @@ hak_heap_t *hak_heap_get(void) {
     h->front_var = &hak_tls_front;
     hak_heap_unlock(h);
     hak_tls_heap = h;
-    hak_tls_front = hak_front_bypass ? hak_empty_front : h->front;
+    hak_tls_front = hak_front_bypass ? &hak_empty_front : &h->front;
     /* Registers the exit callback.  The key was created first at init, so it
      * is one of glibc's static keys and this does not allocate. */
     pthread_setspecific(heap_key, h);
@@ -802,7 +805,7 @@ void hak_heap_verify(hak_heap_t *h) {
     if (!hak_redzone) return;
     heap_lock_owner(h);   /* the checks read span free lists, which visitors may change */
     for (unsigned cls = 0; cls < HAK_NCLASSES; cls++) {
-        hak_cache_t *c = &h->front[cls];
+        hak_cache_t *c = &h->front.cache[cls];
         for (void **b = c->base; b < c->top; b++)
             if (!cached_block_bad(h, *b)) hak_redzone_check(*b, (uint8_t *)*b + hak_classes[cls].block_size);
     }
@@ -874,10 +877,10 @@ void hak_heap_thread_exit(void *arg) {
     if (!h || h != hak_tls_heap) return;
     heap_lock_owner(h);
     heap_flush_all(h);
-    for (unsigned c = 0; c < HAK_NCLASSES; c++) h->front[c].end = h->front[c].base;   /* closed for the next owner */
+    for (unsigned c = 0; c < HAK_NCLASSES; c++) h->front.cache[c].end = h->front.cache[c].base;   /* closed for the next owner */
     heap_release_empty(h);
     if (hak_purge_wanted(h)) hak_superslab_purge(h, false);
-    hak_tls_front = hak_empty_front;
+    hak_tls_front = &hak_empty_front;
     hak_tls_heap = NULL;
     h->front_var = NULL;   /* this thread's TLS is about to go */
     /* Under the lock: a visitor that holds it sees OWNED or FREE, never a

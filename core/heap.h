@@ -19,9 +19,9 @@
 /* The fast paths read only hak_tls_front: the thread's caches, or the empty
  * front (every count and cap 0) when the thread has no heap yet or a box
  * wants every operation to take the slow path. */
-extern __thread hak_cache_t *hak_tls_front HAK_TLS;
+extern __thread hak_front_t *hak_tls_front HAK_TLS;
 extern __thread hak_heap_t *hak_tls_heap HAK_TLS;
-extern HAK_HIDDEN hak_cache_t hak_empty_front[HAK_FRONT_SLOTS];
+extern HAK_HIDDEN hak_front_t hak_empty_front;
 /* Bytes in large blocks handed out (always counted: slow path only). */
 extern HAK_HIDDEN _Atomic uint64_t hak_large_bytes;
 /* 1 when the fast paths must be bypassed (a per-operation box is on). */

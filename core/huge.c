@@ -20,7 +20,6 @@ static size_t huge_map_size(size_t size, size_t data_off) {
 }
 
 static void huge_header_init(hak_region_t *r, size_t map_size, size_t data_off) {
-    for (unsigned i = 0; i < HAK_SLABS; i++) hak_region_set_fc(r, i, HAK_FC_SLOW);
     r->magic = HAK_REGION_MAGIC;
     r->kind = HAK_REGION_HUGE;
     r->owner = NULL;

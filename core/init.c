@@ -17,6 +17,7 @@
 #include "front/size_class.h"
 #include "heap.h"
 #include "huge.h"
+#include "slabmap.h"
 
 extern char **environ;
 
@@ -72,6 +73,7 @@ void hak_init_slow(void) {
     hak_config_load(environ);
     apply_config();
     hak_size_classes_init();   /* after the secure box's gate: redzones are geometry */
+    hak_slabmap_init();        /* before any heap: fronts copy it */
     hak_heaps_init();
     atomic_store(&init_state, 2);
     __atomic_store_n(&hak_initialized, 1, __ATOMIC_RELEASE);
@@ -88,7 +90,7 @@ __attribute__((constructor)) static void hak_ctor(void) {
         env_was_missing = 0;
         hak_config_load(environ);
         apply_config();
-        if (hak_tls_heap) hak_tls_front = hak_front_bypass ? hak_empty_front : hak_tls_heap->front;
+        if (hak_tls_heap) hak_tls_front = hak_front_bypass ? &hak_empty_front : &hak_tls_heap->front;
     }
 }
 

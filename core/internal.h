@@ -43,8 +43,7 @@
 #define HAK_SMALL_MAX (32 * 1024)
 #define HAK_LARGE_MAX (1024 * 1024)
 #define HAK_NCLASSES 41          /* classes 0..40 cover 0..HAK_SMALL_MAX */
-#define HAK_FRONT_SLOTS 64       /* cache entries per thread; >= HAK_NCLASSES */
-#define HAK_FC_SLOW 63           /* class of slabs whose frees take the slow path (a cache with cap 0) */
+#define HAK_FC_SLOW 63           /* hak_region_fc of a slab in no small span (not a class) */
 
 /* region kinds */
 #define HAK_REGION_MAGIC 0x68616b6d656d5353ull /* "hakmemSS" */
@@ -77,10 +76,6 @@ typedef struct hak_span {
 } hak_span_t;
 
 typedef struct hak_region {
-    /* per slab: byte offset of its class's cache in a thread front (class *
-     * sizeof(hak_cache_t)), or that of HAK_FC_SLOW; pre-scaled so the free
-     * fast path adds it without a shift.  Read it with hak_region_fc(). */
-    uint16_t front_off[HAK_SLABS];
     uint64_t magic;
     uint8_t kind;                   /* HAK_REGION_* */
     uint8_t pooled;                 /* in the global pool of empty superslabs */
@@ -113,14 +108,28 @@ typedef struct hak_cache {
 
 HAK_INLINE uint32_t hak_cache_count(const hak_cache_t *c) { return (uint32_t)(c->top - c->base); }
 
-/* The free fast path's class of slab idx of region r (HAK_FC_SLOW: slow path). */
-HAK_INLINE unsigned hak_region_fc(const hak_region_t *r, unsigned idx) {
-    return r->front_off[idx] / (unsigned)sizeof(hak_cache_t);
-}
-HAK_INLINE void hak_region_set_fc(hak_region_t *r, unsigned idx, unsigned fc) {
-    r->front_off[idx] = (uint16_t)(fc * sizeof(hak_cache_t));
-}
 HAK_INLINE uint32_t hak_cache_cap(const hak_cache_t *c) { return (uint32_t)(c->end - c->base); }
+
+/* What the fast paths reach through hak_tls_front: a head, then one cache
+ * per class.  The head sits at offset 0, where the slab map sends every
+ * block that is not in a small span (slabmap.h), and is laid out as a cache
+ * that is empty and full at once: top and base both hold the slab map's
+ * address, end is NULL.  So free() falls to its slow path without a test of
+ * its own (and so does malloc, before init, when its size table is all 0).
+ * The head's flush_stamp holds the map's index mask. */
+typedef struct hak_front {
+    hak_cache_t head;
+    hak_cache_t cache[HAK_NCLASSES];
+} hak_front_t;
+
+/* Byte offset of class cls's cache in a front: what malloc's size table
+ * and the slab map hold, so the fast paths add it without a shift. */
+HAK_INLINE uint16_t hak_front_off(unsigned cls) {
+    return (uint16_t)(offsetof(hak_front_t, cache) + cls * sizeof(hak_cache_t));
+}
+HAK_INLINE unsigned hak_front_cls(unsigned off) {
+    return (unsigned)((off - offsetof(hak_front_t, cache)) / sizeof(hak_cache_t));
+}
 
 enum { HAK_HEAP_FREE = 0, HAK_HEAP_OWNED = 1, HAK_HEAP_VISITING = 2, HAK_HEAP_DEAD = 3 };
 
@@ -137,7 +146,7 @@ typedef struct hak_class_stats {
  * thread sits in a system call, all but the top block of each cache (heap.c,
  * "idle caches"). */
 typedef struct hak_heap {
-    hak_cache_t front[HAK_FRONT_SLOTS];   /* the fast paths touch only this */
+    hak_front_t front;                     /* the fast paths touch only this */
     _Atomic(hak_span_t *) notify;          /* spans that received remote frees */
     _Atomic int state;                     /* HAK_HEAP_* */
     _Atomic int lock;                      /* held by whoever changes the spans (heap.c) */
@@ -156,7 +165,7 @@ typedef struct hak_heap {
      * live owner that sits in a system call. */
     _Atomic int reclaimed;                 /* blocks were taken: the owner reconciles first */
     int tid;                               /* the owner's kernel thread id */
-    hak_cache_t **front_var;               /* the owner's hak_tls_front */
+    hak_front_t **front_var;               /* the owner's hak_tls_front */
     _Atomic uint64_t slow_ops;             /* the owner's refills and flushes */
     uint64_t slow_ops_seen;                /* slow_ops at the last idle scan */
     uint32_t reclaim_count[HAK_NCLASSES];  /* per class: blocks cached when they were taken (0: none) */

@@ -32,9 +32,9 @@ static hak_heap_t *front_heap(unsigned *cls) {
     void *p = opaque_ptr(malloc(SIZE));
     free(p);
     hak_heap_t *h = hak_heap_get();
-    if (hak_tls_front != h->front) skip();
+    if (hak_tls_front != &h->front) skip();
     *cls = hak_class_of(hak_block_need(SIZE));
-    assert_true(hak_cache_cap(&h->front[*cls]) >= 6);   /* the tests below hold 6 */
+    assert_true(hak_cache_cap(&h->front.cache[*cls]) >= 6);   /* the tests below hold 6 */
     return h;
 }
 
@@ -50,7 +50,7 @@ static void double_free_of_a_kept_block_is_dropped(void **state) {
     (void)state;
     unsigned cls;
     hak_heap_t *h = front_heap(&cls);
-    hak_cache_t *c = &h->front[cls];
+    hak_cache_t *c = &h->front.cache[cls];
     void *a = malloc(SIZE), *b = malloc(SIZE), *d = malloc(SIZE), *e = malloc(SIZE);
     assert_true(a && b && d && e);
     hak_heap_flush(h, cls, 0);
@@ -84,7 +84,7 @@ static void double_free_of_fresh_blocks_is_dropped(void **state) {
     (void)state;
     unsigned cls;
     hak_heap_t *h = front_heap(&cls);
-    hak_cache_t *c = &h->front[cls];
+    hak_cache_t *c = &h->front.cache[cls];
     void *a = malloc(SIZE);
     hak_heap_flush(h, cls, 0);
     free(a);
@@ -104,7 +104,7 @@ static void interior_pointer_is_dropped_and_valid_blocks_stay(void **state) {
     (void)state;
     unsigned cls;
     hak_heap_t *h = front_heap(&cls);
-    hak_cache_t *c = &h->front[cls];
+    hak_cache_t *c = &h->front.cache[cls];
     enum { N = 6 };
     char *v[N];
     for (int i = 0; i < N; i++) v[i] = malloc(SIZE);
@@ -140,7 +140,7 @@ static void a_thread_that_only_frees_keeps_nothing(void **state) {
     (void)state;
     unsigned cls;
     hak_heap_t *h = front_heap(&cls);
-    hak_cache_t *c = &h->front[cls];
+    hak_cache_t *c = &h->front.cache[cls];
     void *v[4];
     for (int i = 0; i < 4; i++) assert_non_null(v[i] = malloc(SIZE));
     hak_heap_flush(h, cls, 0);

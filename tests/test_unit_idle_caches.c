@@ -106,7 +106,7 @@ static void *recon_thread(void *arg) {
     r->heap = hak_tls_heap;
     r->tid = (int)syscall(SYS_gettid);
     r->cap = cap;
-    hak_cache_t *c = &r->heap->front[cls];
+    hak_cache_t *c = &r->heap->front.cache[cls];
     void **top = c->top;   /* SIM_NESTED: a pop has read top, then a signal came */
     atomic_store(&r->ready, 1);
     char ch;
@@ -126,7 +126,7 @@ static void *recon_thread(void *arg) {
         CHECK((v[i] = malloc(SIZE)) != NULL);
         memset(v[i], 0x5a, SIZE);
     }
-    CHECK((hak_tls_front) == (r->heap->front));
+    CHECK((hak_tls_front) == (&r->heap->front));
     CHECK((atomic_load(&r->heap->reclaimed)) == (0));
     unsigned seen_top = 0, seen_pushed = 0;
     for (unsigned i = 0; i < 4 * cap; i++) {
@@ -155,7 +155,7 @@ static void reconcile_case(int sim) {
     while (!atomic_load(&r.ready)) sleep_us(1000);
     while (!hak_os_thread_in_syscall(r.tid)) sleep_us(1000);
     unsigned cls = hak_class_of(hak_block_need(SIZE));
-    hak_cache_t *c = &r.heap->front[cls];
+    hak_cache_t *c = &r.heap->front.cache[cls];
     uint32_t n0 = hak_cache_count(c);
     void **top0 = c->top, *top_block = c->top[-1];
     assert_true(n0 >= 2);
@@ -291,11 +291,11 @@ static void test_busy_untouched(void **state) {
     hak_heap_t *h;
     while (!(h = atomic_load(&busy_heap))) sleep_us(1000);
     unsigned cls = hak_class_of(hak_block_need(SIZE));
-    uint32_t n0 = hak_cache_count(&h->front[cls]);
+    uint32_t n0 = hak_cache_count(&h->front.cache[cls]);
     for (int i = 0; i < 20; i++) {
         malloc_trim(0);
         assert_int_equal(atomic_load(&h->reclaimed), 0);
-        assert_int_equal(hak_cache_count(&h->front[cls]), n0);
+        assert_int_equal(hak_cache_count(&h->front.cache[cls]), n0);
     }
     atomic_store(&busy_stop, 1);
     assert_int_equal(pthread_join(t, NULL), 0);

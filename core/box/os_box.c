@@ -63,6 +63,22 @@ fail:
     return NULL;
 }
 
+void *hak_os_reserve(size_t size) {
+    int saved = errno;
+    atomic_fetch_add_explicit(&hak_os.mmap, 1, memory_order_relaxed);
+    void *p = mmap(NULL, size, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    errno = saved;
+    return p == MAP_FAILED ? NULL : p;
+}
+
+int hak_os_protect_rw(void *p, size_t len) {
+    int saved = errno;
+    atomic_fetch_add_explicit(&hak_os.mprotect, 1, memory_order_relaxed);
+    int rc = mprotect(p, len, PROT_READ | PROT_WRITE);
+    errno = saved;
+    return rc;
+}
+
 int hak_os_advise(void *p, size_t size, int advice) {
     int saved = errno;
     atomic_fetch_add_explicit(&hak_os.madvise, 1, memory_order_relaxed);

@@ -46,7 +46,7 @@ static void add_heap(hak_heap_t *h, void *arg) {
         s->cls[c].refills += h->cstats[c].refills;
         s->cls[c].flushes += h->cstats[c].flushes;
         /* after an idle-cache take, only the blocks from the taken count's top on are there */
-        uint32_t n = hak_cache_count(&h->front[c]), had = h->reclaim_count[c];
+        uint32_t n = hak_cache_count(&h->front.cache[c]), had = h->reclaim_count[c];
         if (had) n = n + 1 > had ? n + 1 - had : 0;
         s->cached_bytes += (uint64_t)n * hak_classes[c].block_size;
     }
@@ -124,7 +124,8 @@ void hak_stats_report(int fd, int json) {
     uint64_t pooled, mapped, released;
     hak_superslab_counts(&mapped, &released, &pooled);
     uint64_t ops = t.allocs + t.frees;
-    uint64_t oscalls = t.os_mmap + t.os_munmap + t.os_madvise + t.os_mremap;
+    uint64_t mprotects = atomic_load(&hak_os.mprotect);
+    uint64_t oscalls = t.os_mmap + t.os_munmap + t.os_madvise + t.os_mremap + mprotects;
     hak_line_t l = {.len = 0};
     bool first = true;
     if (json) hak_line_str(&l, "{\"hakmem_stats\":{");
@@ -148,6 +149,7 @@ void hak_stats_report(int fd, int json) {
     kv(&l, "os_munmap", t.os_munmap, json, &first);
     kv(&l, "os_madvise", t.os_madvise, json, &first);
     kv(&l, "os_mremap", t.os_mremap, json, &first);
+    kv(&l, "os_mprotect", mprotects, json, &first);
     kv(&l, "os_thread_probes", atomic_load(&hak_os.probes), json, &first);
     kv(&l, "peak_rss_kib", t.peak_rss_kib, json, &first);
     if (!json) hak_line_str(&l, "\n");

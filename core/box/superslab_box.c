@@ -11,6 +11,7 @@
 #include "box/thp_box.h"
 #include "box/verbose_box.h"
 #include "front/size_class.h"
+#include "slabmap.h"
 #include "heap.h"
 #include "huge.h"
 #include "segmap.h"
@@ -71,7 +72,7 @@ void hak_superslab_counts(uint64_t *mapped, uint64_t *released, uint64_t *pooled
 }
 
 static void region_init(hak_region_t *r, hak_heap_t *h) {
-    for (unsigned i = 0; i < HAK_SLABS; i++) hak_region_set_fc(r, i, HAK_FC_SLOW);
+    for (unsigned i = 0; i < HAK_SLABS; i++) hak_slabmap_set(r, i, HAK_FC_SLOW);
     r->magic = HAK_REGION_MAGIC;
     r->kind = HAK_REGION_SUPERSLAB;
     r->pooled = 0;
@@ -110,6 +111,7 @@ static hak_region_t *region_acquire(hak_heap_t *h) {
         if (!r) return NULL;
         atomic_fetch_add_explicit(&ss_mapped, 1, memory_order_relaxed);
         hak_thp_advise(r);
+        hak_slabmap_open((uintptr_t)r);
         region_init(r, h);
         r->dirty_mask = 0;
         hak_segmap_set((uintptr_t)r, HAK_SEGMENT_SIZE);
@@ -220,7 +222,7 @@ static void span_claim(hak_region_t *r, unsigned start, unsigned n, uint8_t kind
     for (unsigned i = start; i < start + n; i++) {
         r->spans[i].kind = i == start ? kind : HAK_SLAB_CONT;
         r->spans[i].head = (uint8_t)start;
-        hak_region_set_fc(r, i, fc);
+        hak_slabmap_set(r, i, fc);
     }
     hak_span_t *s = &r->spans[start];
     s->nslabs = (uint8_t)n;
@@ -278,7 +280,7 @@ void hak_span_free(hak_heap_t *h, hak_span_t *s) {
     for (unsigned i = start; i < start + n; i++) {
         r->spans[i].kind = HAK_SLAB_FREE;
         r->spans[i].head = (uint8_t)i;
-        hak_region_set_fc(r, i, HAK_FC_SLOW);
+        hak_slabmap_set(r, i, HAK_FC_SLOW);
     }
     uint32_t bits = (n == 32 ? HAK_ALL_SLABS : ((1u << n) - 1)) << start;
     r->free_mask |= bits;

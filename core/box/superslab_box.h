@@ -19,6 +19,13 @@ HAK_INLINE unsigned hak_slab_index(const void *p) {
 HAK_INLINE hak_span_t *hak_span_of(hak_region_t *r, const void *p) {
     return &r->spans[r->spans[hak_slab_index(p)].head];
 }
+/* The class of the blocks in slab idx of superslab r, or HAK_FC_SLOW when
+ * the slab is in no small span (the slab map's entry says the same, as a
+ * front offset, when the map could be written: slabmap.h). */
+HAK_INLINE unsigned hak_region_fc(const hak_region_t *r, unsigned idx) {
+    const hak_span_t *s = &r->spans[r->spans[idx].head];
+    return s->kind == HAK_SLAB_SMALL ? s->cls : HAK_FC_SLOW;
+}
 
 /* A new small span of class cls for heap h (on h's avail list), or NULL. */
 HAK_HIDDEN hak_span_t *hak_span_new_small(struct hak_heap *h, unsigned cls);

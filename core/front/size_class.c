@@ -22,7 +22,7 @@ static uint8_t span_slabs_for(size_t bs) {
 void hak_size_classes_init(void) {
     hak_secure_redzone_init();
     for (size_t n = 0; n <= HAK_TINY_MAX; n++)
-        hak_tiny_front_off[n] = (uint16_t)(hak_class_of(hak_block_need(n)) * sizeof(hak_cache_t));
+        hak_tiny_front_off[n] = hak_front_off(hak_class_of(hak_block_need(n)));
     for (unsigned c = 0; c < HAK_NCLASSES; c++) {
         size_t bs = hak_class_size(c);
         /* Cache bound: about 32 KiB of blocks per class, 4..128 blocks; the

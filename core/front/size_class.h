@@ -21,7 +21,8 @@ typedef struct hak_class_info {
 } hak_class_info_t;
 
 /* The malloc fast path's table: for every tiny request size n, the byte
- * offset of its class's cache in a thread front (class * sizeof(hak_cache_t)).
+ * offset of its class's cache in a thread front (hak_front_off; 0, the
+ * head, until init).
  * Indexed by n itself, not by n rounded to 8: two instructions fewer on
  * every malloc for 2 KiB of table (docs/PERFORMANCE.md). */
 extern HAK_HIDDEN uint16_t hak_tiny_front_off[HAK_TINY_MAX + 1];
@@ -45,7 +46,7 @@ HAK_INLINE size_t hak_class_size(unsigned c) {
 }
 
 /* The class the fast path serves a tiny request n from (table filled at init). */
-HAK_INLINE unsigned hak_tiny_class_of(size_t n) { return hak_tiny_front_off[n] / (unsigned)sizeof(hak_cache_t); }
+HAK_INLINE unsigned hak_tiny_class_of(size_t n) { return hak_front_cls(hak_tiny_front_off[n]); }
 
 HAK_HIDDEN void hak_size_classes_init(void);
 

@@ -1,14 +1,15 @@
 /* tiny_front.h — the inline fast paths: malloc pops from the thread's
- * unified cache, free pushes to it.  One TLS load, one cache line of the
- * front, the block; no lock, no atomic, no branch per feature.  Everything
- * else falls to the noinline slow functions in hakmem.c. */
+ * unified cache, free pushes to it.  One TLS load, one cache of the front
+ * (and, for free, one entry of the slab map); no lock, no atomic, no branch
+ * per feature.  Everything else falls to the noinline slow functions in
+ * hakmem.c. */
 #ifndef HAKMEM_TINY_FRONT_H
 #define HAKMEM_TINY_FRONT_H
 
 #include "box/secure_box.h"
 #include "front/size_class.h"
 #include "heap.h"
-#include "segmap.h"
+#include "slabmap.h"
 
 HAK_HIDDEN void *hak_alloc_slow(size_t n);
 HAK_HIDDEN void hak_free_slow(void *p);
@@ -46,20 +47,15 @@ HAK_INLINE void *hak_front_alloc_aligned(size_t align, size_t size) {
 }
 
 HAK_INLINE void hak_front_free(void *p) {
-    uintptr_t a = (uintptr_t)p;
-    /* The map index is masked rather than range-checked: a pointer outside
-     * user space (which glibc's free would fault on as well) can alias an
-     * entry, but no user-space pointer can, and two instructions go. */
-    size_t seg = (a >> HAK_SEGMENT_SHIFT) & (HAK_SEGMAP_ENTRIES - 1);
-    if (HAK_LIKELY(hak_segmap_is_header(seg))) {
-        const hak_region_t *r = (const hak_region_t *)(a & ~(uintptr_t)HAK_SEGMENT_MASK);
-        hak_cache_t *c = (hak_cache_t *)((char *)hak_tls_front + r->front_off[(a >> HAK_SLAB_SHIFT) & (HAK_SLABS - 1)]);
-        void **top = c->top;
-        if (HAK_LIKELY(top < c->end)) {
-            *top = p;
-            c->top = top + 1;
-            return;
-        }
+    /* The slab map names the cache of p's class (hak_front_off), or the
+     * front's head, which is always full, for anything else (slabmap.h). */
+    hak_front_t *f = hak_tls_front;
+    hak_cache_t *c = (hak_cache_t *)((char *)f + hak_slabmap_off(f, (uintptr_t)p));
+    void **top = c->top;
+    if (HAK_LIKELY(top < c->end)) {
+        *top = p;
+        c->top = top + 1;
+        return;
     }
     hak_free_slow(p);
 }

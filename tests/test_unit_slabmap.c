@@ -1,0 +1,161 @@
+/* Unit: the slab map (slabmap.h) sends each free() of a class block to its
+ * class's cache and everything else (large and huge blocks, pointers that
+ * are not ours, slabs whose span has gone) to the front's head, i.e. the
+ * slow path; and when the OS refuses the map's reservation, every free takes
+ * the slow path and the program still runs correctly. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <malloc.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "hakmem.h"
+#include "heap.h"
+#include "slabmap.h"
+#include "box/superslab_box.h"
+#include "front/size_class.h"
+
+#define NOMAP_VAR "TEST_SLABMAP_CHILD"   /* (not HAKMEM_*: hakmem would warn of an unknown variable) */
+
+static hak_front_t *front(void) {
+    hak_heap_t *h = hak_heap_get();
+    assert_non_null(h);
+    return &h->front;
+}
+static unsigned off_of(const void *p) { return hak_slabmap_off(front(), (uintptr_t)p); }
+
+static void class_blocks_name_their_cache(void **state) {
+    (void)state;
+    assert_true(front()->head.flush_stamp != 0);   /* the map was reserved */
+    static const size_t sizes[] = {1, 8, 16, 24, 100, 256, 1000, 1024, 2048, 2049, 5000, 16384, 32768 - 64};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        size_t n = sizes[i];
+        char *p = malloc(n);
+        assert_non_null(p);
+        /* the span's own class (DEBUG's guard adds to n, so not n's class) */
+        unsigned fc = hak_region_fc(hak_region_of(p), hak_slab_index(p));
+        assert_true(fc < HAK_NCLASSES);
+        unsigned want = hak_front_off(fc);
+        assert_int_equal(off_of(p), want);
+        assert_int_equal(off_of(p + n - 1), want);
+        free(p);
+    }
+}
+
+static void everything_else_lands_on_the_head(void **state) {
+    (void)state;
+    static const size_t sizes[] = {40000, 300 * 1024, (1 << 20) + 1, 8 << 20};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        char *p = malloc(sizes[i]);
+        assert_non_null(p);
+        assert_int_equal(off_of(p), 0);
+        assert_int_equal(off_of(p + sizes[i] / 2), 0);
+        assert_int_equal(off_of(p + sizes[i] - 1), 0);
+        free(p);
+    }
+    int local;
+    static int in_data;
+    assert_int_equal(off_of(&local), 0);
+    assert_int_equal(off_of(&in_data), 0);
+    assert_int_equal(off_of(NULL), 0);
+    assert_int_equal(off_of((void *)(uintptr_t)&class_blocks_name_their_cache), 0);
+    /* the head is a cache that is empty and full at once */
+    hak_cache_t *head = &front()->head;
+    assert_true(head->top == head->base);
+    assert_true(head->top >= head->end);
+}
+
+/* A span that goes back to its superslab (or the superslab to the pool or
+ * the OS) takes its entries with it: a stale pointer into it is sent to the
+ * slow path, which reports it instead of caching it. */
+static void entries_clear_when_the_span_goes(void **state) {
+    (void)state;
+    enum { N = 4000, SIZE = 200 };
+    char **v = calloc(N, sizeof *v);
+    assert_non_null(v);
+    for (int i = 0; i < N; i++) assert_non_null(v[i] = malloc(SIZE));
+    char *probe = v[N / 2];
+    unsigned want = hak_front_off(hak_region_fc(hak_region_of(probe), hak_slab_index(probe)));
+    assert_int_equal(off_of(probe), want);
+    for (int i = 0; i < N; i++) free(v[i]);
+    free(v);
+    malloc_trim(0);
+    /* Every span of the class is empty after the trim; the probe's is gone
+     * unless a new block was carved from it since (none was: nothing of
+     * SIZE was allocated after the frees). */
+    assert_int_equal(off_of(probe), 0);
+}
+
+/* Without a map: re-executed with an address-space limit below the map's
+ * 4 GiB, so that the reservation fails as it would under `ulimit -v`. */
+static void no_map_child(void **state) {
+    (void)state;
+    if (!getenv(NOMAP_VAR)) skip();
+    hak_front_t *f = front();
+    assert_int_equal(f->head.flush_stamp, 0);
+    assert_true(f->head.top == (void **)(void *)hak_slabmap_none);
+    enum { SLOTS = 2000, OPS = 400000 };
+    unsigned char **slot = calloc(SLOTS, sizeof *slot);
+    size_t *len = calloc(SLOTS, sizeof *len);
+    assert_true(slot && len);
+    uint32_t x = 12345;
+    for (int op = 0; op < OPS; op++) {
+        x ^= x << 13; x ^= x >> 17; x ^= x << 5;
+        unsigned i = x % SLOTS;
+        if (slot[i]) {
+            for (size_t k = 0; k < len[i]; k += 97) assert_int_equal(slot[i][k], (unsigned char)(i + k));
+            assert_int_equal(off_of(slot[i]), 0);   /* so the free below takes the slow path */
+            free(slot[i]);
+            slot[i] = NULL;
+        } else {
+            len[i] = 1 + (x >> 8) % ((x & 7) == 0 ? 200000 : 3000);
+            assert_non_null(slot[i] = malloc(len[i]));
+            for (size_t k = 0; k < len[i]; k += 97) slot[i][k] = (unsigned char)(i + k);
+        }
+    }
+    for (unsigned i = 0; i < SLOTS; i++) free(slot[i]);
+    free(slot);
+    free(len);
+    assert_int_equal(malloc_trim(0), 1);
+}
+
+static void without_a_map_every_free_is_slow_and_right(void **state) {
+    (void)state;
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    skip();   /* the sanitizers' shadow memory needs more address space than the limit */
+#endif
+    if (getenv(NOMAP_VAR)) skip();
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct rlimit r;
+        if (getrlimit(RLIMIT_AS, &r) != 0) _exit(126);
+        r.rlim_cur = (rlim_t)3 << 30;   /* room for everything but the 4 GiB map */
+        if (setrlimit(RLIMIT_AS, &r) != 0) _exit(126);
+        setenv(NOMAP_VAR, "1", 1);
+        execl("/proc/self/exe", "test_unit_slabmap", "no_map_child", (char *)NULL);
+        _exit(127);
+    }
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+int main(int argc, char **argv) {
+    if (argc > 1) cmocka_set_test_filter(argv[1]);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(class_blocks_name_their_cache),
+        cmocka_unit_test(everything_else_lands_on_the_head),
+        cmocka_unit_test(entries_clear_when_the_span_goes),
+        cmocka_unit_test(without_a_map_every_free_is_slow_and_right),
+        cmocka_unit_test(no_map_child),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
