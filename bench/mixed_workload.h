@@ -18,7 +18,14 @@ typedef struct {
     uint64_t mallocs; /* malloc calls only: an allocator-independent checksum */
 } mixed_count;
 
-static inline void mixed_run(void **slots, uint32_t ws, uint64_t iters,
+/* Out of line and not cloned, so that every binary runs the same machine
+ * code: inlined into bench_random_mixed_mt's worker, gcc ran out of
+ * callee-saved registers (the worker pointer holds one), spilled ws and
+ * divided by it in memory (divl (%rsp)).  A div with a memory operand on
+ * the path to the loop's unpredictable branch cost every allocator 25-35 %
+ * of mixed_mt's throughput on the reference machine (docs/BENCHMARKS.md). */
+__attribute__((noinline, noclone))
+static void mixed_run(void **slots, uint32_t ws, uint64_t iters,
                              uint32_t *rng, size_t min, size_t max,
                              mixed_count *c)
 {
