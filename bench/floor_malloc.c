@@ -1,11 +1,14 @@
 /* floor_malloc.c — not an allocator: a yardstick.  How fast could ANY
  * allocator run the single-thread Mixed loop (bench_random_mixed) on this
- * machine?  Built as build/bench/libfloor_malloc.so and preloaded like a
- * peer, it does the least an allocator can do:
- *   - one thread only, no locks, no TLS, no checks, no statistics;
+ * machine (and the Mixed loop on threads, bench_random_mixed_mt)?  Built
+ * as build/bench/libfloor_malloc.so and preloaded like a peer, it does the
+ * least an allocator can do:
+ *   - per-thread state in initial-exec TLS, no locks, no checks, no stats;
  *   - requests up to 4 KiB round to 16 bytes; each of those 256 classes bumps
- *     through its own 16 MiB of one reserved range, so free() finds the class
- *     by subtraction and a shift (no header, no map);
+ *     through its own 16 MiB of the thread's slice of one reserved range
+ *     (64 threads at most), so free() finds the class by subtraction, a
+ *     shift and a mask (no header, no map);
+ *   - a block goes onto the freeing thread's list, whoever carved it;
  *   - a freed block goes on its class's intrusive LIFO list, and malloc pops
  *     it (as mimalloc and tcmalloc do; so the block's line is read by malloc);
  *   - nothing is ever given back; bigger requests get their own mapping.
@@ -24,23 +27,28 @@
 
 #define CLASS_SHIFT 24                 /* 16 MiB per class */
 #define NCLASS 256                     /* 16 .. 4096 bytes */
+#define MAX_THREADS 64                 /* each its own NCLASS << CLASS_SHIFT (4 GiB) slice */
 #define BIG_HDR 16
+#define TLS __thread __attribute__((tls_model("initial-exec")))
 
-static char *base;                     /* NCLASS << CLASS_SHIFT bytes, reserved */
-static char *bump[NCLASS];
-static void *head[NCLASS];
-#ifdef FLOOR_ARRAY   /* variant: LIFO arrays, as hakmem's caches (overflow to the list, never reused) */
-#define FLOOR_DEPTH 4096
-static void *stack[NCLASS][FLOOR_DEPTH];
-static unsigned depth[NCLASS];
-#endif
+static char *_Atomic base;             /* MAX_THREADS slices, reserved once */
+static _Atomic unsigned nthreads;
+static TLS char *bump[NCLASS];         /* this thread's carving cursors (NULL: no slice yet) */
+static TLS void *head[NCLASS];         /* this thread's free lists */
 
 static int reserve(void) {
-    void *p = mmap(NULL, (size_t)NCLASS << CLASS_SHIFT, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (p == MAP_FAILED) return -1;
-    base = p;
-    for (size_t c = 0; c < NCLASS; c++) bump[c] = base + (c << CLASS_SHIFT);
+    if (!base) {
+        void *p = mmap(NULL, (size_t)MAX_THREADS * NCLASS << CLASS_SHIFT, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (p == MAP_FAILED) return -1;
+        char *expect = NULL;
+        if (!__atomic_compare_exchange_n(&base, &expect, (char *)p, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+            munmap(p, (size_t)MAX_THREADS * NCLASS << CLASS_SHIFT);
+    }
+    unsigned t = __atomic_fetch_add(&nthreads, 1, __ATOMIC_RELAXED);
+    if (t >= MAX_THREADS) return -1;
+    char *slice = base + ((size_t)t * NCLASS << CLASS_SHIFT);
+    for (size_t c = 0; c < NCLASS; c++) bump[c] = slice + (c << CLASS_SHIFT);
     return 0;
 }
 
@@ -56,32 +64,24 @@ static void *big(size_t n) {
 void *malloc(size_t n) {
     size_t c = n ? (n - 1) >> 4 : 0;
     if (__builtin_expect(c >= NCLASS, 0)) return big(n);
-#ifdef FLOOR_ARRAY
-    if (__builtin_expect(depth[c] != 0, 1)) return stack[c][--depth[c]];
-    void *p;
-#else
     void *p = head[c];
     if (__builtin_expect(p != NULL, 1)) {
         head[c] = *(void **)p;
         return p;
     }
-#endif
-    if (!base && reserve() != 0) { errno = ENOMEM; return NULL; }
+    if (!bump[0] && reserve() != 0) { errno = ENOMEM; return NULL; }
     p = bump[c];
     bump[c] += (c + 1) << 4;
     return p;
 }
 
-static size_t class_of(void *p) { return (size_t)((char *)p - base) >> CLASS_SHIFT; }
-static int ours(void *p) { return base && (char *)p >= base && (char *)p < base + ((size_t)NCLASS << CLASS_SHIFT); }
+static size_t class_of(void *p) { return ((size_t)((char *)p - base) >> CLASS_SHIFT) & (NCLASS - 1); }
+static int ours(void *p) { return base && (char *)p >= base && (char *)p < base + ((size_t)MAX_THREADS * NCLASS << CLASS_SHIFT); }
 
 void free(void *p) {
     if (!p) return;
     if (__builtin_expect(ours(p), 1)) {
-        size_t c = class_of(p);
-#ifdef FLOOR_ARRAY
-        if (__builtin_expect(depth[c] < FLOOR_DEPTH, 1)) { stack[c][depth[c]++] = p; return; }
-#endif
+        size_t c = class_of(p);   /* onto the freeing thread's list, whoever carved it */
         *(void **)p = head[c];
         head[c] = p;
         return;

@@ -16,9 +16,10 @@
 
 #define HAK_TLS __attribute__((tls_model("initial-exec")))
 
-/* The fast paths read only hak_tls_front: the thread's caches, or the empty
- * front (every count and cap 0) when the thread has no heap yet or a box
- * wants every operation to take the slow path. */
+/* The fast paths read only hak_tls_front: the thread's front (internal.h,
+ * hak_front_t), or the empty front (every cache empty and full at once)
+ * when the thread has no heap yet or a box wants every operation to take
+ * the slow path. */
 extern __thread hak_front_t *hak_tls_front HAK_TLS;
 extern __thread hak_heap_t *hak_tls_heap HAK_TLS;
 extern HAK_HIDDEN hak_front_t hak_empty_front;

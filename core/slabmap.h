@@ -30,8 +30,9 @@ HAK_HIDDEN void hak_slabmap_front(hak_front_t *f);
 extern HAK_HIDDEN uint16_t hak_slabmap_none[1];   /* that one entry (0) */
 /* Reserve the map (init, once). */
 HAK_HIDDEN void hak_slabmap_init(void);
-/* Make the entries of the superslab at base writable (it is fresh from the
- * OS); false when the OS refused, and its slabs stay on the slow path. */
+/* Make the entries of the superslab at base writable (at its setup; a bit
+ * test once its page is open); false when the OS refused, and its slabs
+ * stay on the slow path. */
 HAK_HIDDEN bool hak_slabmap_open(uintptr_t base);
 /* Slab idx of region r serves class fc (HAK_FC_SLOW: none). */
 HAK_HIDDEN void hak_slabmap_set(const hak_region_t *r, unsigned idx, unsigned fc);

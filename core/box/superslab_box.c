@@ -72,6 +72,7 @@ void hak_superslab_counts(uint64_t *mapped, uint64_t *released, uint64_t *pooled
 }
 
 static void region_init(hak_region_t *r, hak_heap_t *h) {
+    hak_slabmap_open((uintptr_t)r);   /* (a pooled one's page is open: one bit test) */
     for (unsigned i = 0; i < HAK_SLABS; i++) hak_slabmap_set(r, i, HAK_FC_SLOW);
     r->magic = HAK_REGION_MAGIC;
     r->kind = HAK_REGION_SUPERSLAB;
@@ -111,7 +112,6 @@ static hak_region_t *region_acquire(hak_heap_t *h) {
         if (!r) return NULL;
         atomic_fetch_add_explicit(&ss_mapped, 1, memory_order_relaxed);
         hak_thp_advise(r);
-        hak_slabmap_open((uintptr_t)r);
         region_init(r, h);
         r->dirty_mask = 0;
         hak_segmap_set((uintptr_t)r, HAK_SEGMENT_SIZE);
