@@ -23,12 +23,17 @@ BENCH_ENV      := BUILD=$(BUILD)
 
 .PHONY: bench bench-build bench-compare bench-quick bench-instr bench-smoke
 
-bench-build: $(BENCH_BINS) $(BENCH_OUT)/libfloor_malloc.so
+BENCH_FLOOR    := $(BENCH_OUT)/libfloor_malloc.so $(BENCH_OUT)/libfloor1_malloc.so
 
-# The Mixed loop's yardstick (bench/floor_malloc.c), preloaded like a peer.
+bench-build: $(BENCH_BINS) $(BENCH_FLOOR)
+
+# The Mixed loop's yardsticks (bench/floor_malloc.c), preloaded like a peer.
 $(BENCH_OUT)/libfloor_malloc.so: bench/floor_malloc.c bench/bench.mk
 	@mkdir -p $(@D)
 	$(CC) -std=c11 -O2 -g -Wall -Wextra -Werror -fPIC -shared -fno-builtin $< -o $@
+$(BENCH_OUT)/libfloor1_malloc.so: bench/floor_malloc.c bench/bench.mk
+	@mkdir -p $(@D)
+	$(CC) -std=c11 -O2 -g -Wall -Wextra -Werror -fPIC -shared -fno-builtin -DFLOOR_ONE_THREAD $< -o $@
 
 $(BENCH_OUT)/%: bench/%.c $(BENCH_HDRS) bench/bench.mk
 	@mkdir -p $(@D)
@@ -38,7 +43,7 @@ $(BENCH_OUT)/%: bench/%.cpp $(BENCH_HDRS) bench/bench.mk
 	@mkdir -p $(@D)
 	$(CXX) $(BENCH_CXXFLAGS) $< -o $@
 
-bench: $(BUILD)/libhakmem.so $(BENCH_OUT)/bench_random_mixed $(BENCH_OUT)/libfloor_malloc.so
+bench: $(BUILD)/libhakmem.so $(BENCH_OUT)/bench_random_mixed $(BENCH_FLOOR)
 	$(BENCH_ENV) scripts/bench_mixed.sh $(BENCH_ARGS)
 
 bench-compare: $(BUILD)/libhakmem.so $(BENCH_BINS)

@@ -112,7 +112,7 @@ static inline const char *bench_malloc_lib(void)
     static const char *const known[][2] = {
         {"libhakmem", "hakmem"},   {"libmimalloc", "mimalloc"},
         {"libjemalloc", "jemalloc"}, {"libtcmalloc", "tcmalloc"},
-        {"libfloor_malloc", "floor"},
+        {"libfloor_malloc", "floor"}, {"libfloor1_malloc", "floor1"},
     };
     FILE *f = fopen("/proc/self/maps", "r");
     if (!f)

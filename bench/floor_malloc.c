@@ -3,7 +3,9 @@
  * machine (and the Mixed loop on threads, bench_random_mixed_mt)?  Built
  * as build/bench/libfloor_malloc.so and preloaded like a peer, it does the
  * least an allocator can do:
- *   - per-thread state in initial-exec TLS, no locks, no checks, no stats;
+ *   - per-thread state in initial-exec TLS, no locks, no checks, no stats
+ *     (built with -DFLOOR_ONE_THREAD as libfloor1_malloc.so: plain globals,
+ *     for programs that never allocate on two threads at once);
  *   - requests up to 4 KiB round to 16 bytes; each of those 256 classes bumps
  *     through its own 16 MiB of the thread's slice of one reserved range
  *     (64 threads at most), so free() finds the class by subtraction, a
@@ -29,9 +31,13 @@
 #define NCLASS 256                     /* 16 .. 4096 bytes */
 #define MAX_THREADS 64                 /* each its own NCLASS << CLASS_SHIFT (4 GiB) slice */
 #define BIG_HDR 16
+#ifdef FLOOR_ONE_THREAD   /* libfloor1_malloc.so: plain globals, one thread at a time only */
+#define TLS
+#else
 #define TLS __thread __attribute__((tls_model("initial-exec")))
+#endif
 
-static char *_Atomic base;             /* MAX_THREADS slices, reserved once */
+static char *base;                     /* MAX_THREADS slices, reserved once (CAS; read plainly) */
 static _Atomic unsigned nthreads;
 static TLS char *bump[NCLASS];         /* this thread's carving cursors (NULL: no slice yet) */
 static TLS void *head[NCLASS];         /* this thread's free lists */

@@ -20,7 +20,8 @@ bench_alloc_lib() {
         mimalloc) echo "$BENCH_LIBDIR/libmimalloc.so.2" ;;
         jemalloc) echo "$BENCH_LIBDIR/libjemalloc.so.2" ;;
         tcmalloc) echo "$BENCH_LIBDIR/libtcmalloc_minimal.so.4" ;;
-        floor)    echo "$BUILD/bench/libfloor_malloc.so" ;;   # Mixed's yardstick, bench/floor_malloc.c
+        floor)    echo "$BUILD/bench/libfloor_malloc.so" ;;    # Mixed's yardsticks, bench/floor_malloc.c
+        floor1)   echo "$BUILD/bench/libfloor1_malloc.so" ;;   # (the same, one thread at a time)
         *) return 1 ;;
     esac
 }
@@ -63,7 +64,7 @@ bench_install() {
 bench_need_allocs() {
     local a pkgs=()
     for a in "$@"; do
-        bench_alloc_lib "$a" >/dev/null || bench_die "unknown allocator '$a' (glibc hakmem mimalloc jemalloc tcmalloc floor)"
+        bench_alloc_lib "$a" >/dev/null || bench_die "unknown allocator '$a' (glibc hakmem mimalloc jemalloc tcmalloc floor floor1)"
         [ -n "$(bench_alloc_pkg "$a")" ] && pkgs+=("$(bench_alloc_pkg "$a")")
     done
     if [ ${#pkgs[@]} -gt 0 ]; then bench_install "${pkgs[@]}" || exit 1; fi
