@@ -9,7 +9,7 @@
  * the region header's per-slab table and the arithmetic to find both.
  *
  * 2^31 entries of 2 bytes: 4 GiB of address space, reserved once at init
- * read-only and without commit charge.  The page of entries that covers a
+ * read-only, without commit charge and out of core dumps.  The page of entries that covers a
  * superslab is made writable when the superslab is first mapped (one page
  * per 128 MiB of address range that superslabs ever used).  When the
  * reservation or a page is refused (RLIMIT_AS, strict overcommit), the

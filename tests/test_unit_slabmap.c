@@ -8,7 +8,9 @@
 #include <setjmp.h>
 #include <cmocka.h>
 #include <malloc.h>
+#include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -92,6 +94,31 @@ static void entries_clear_when_the_span_goes(void **state) {
     assert_int_equal(off_of(probe), 0);
 }
 
+/* The map is out of core dumps (a dump piped to systemd-coredump or apport
+ * would otherwise stream its 4 GiB of zeros) and costs no commit: its
+ * mapping is read-only apart from opened pages, flagged "dd" (VM_DONTDUMP). */
+static void the_map_is_not_dumped(void **state) {
+    (void)state;
+    uintptr_t map = (uintptr_t)front()->head.top;
+    FILE *f = fopen("/proc/self/smaps", "r");
+    assert_non_null(f);
+    char line[512];
+    bool inside = false, seen = false;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long lo, hi;
+        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2) {   /* a mapping's first line */
+            inside = map >= lo && map < hi;
+            continue;
+        }
+        if (inside && strncmp(line, "VmFlags:", 8) == 0) {
+            assert_non_null(strstr(line, " dd"));
+            seen = true;
+        }
+    }
+    fclose(f);
+    assert_true(seen);
+}
+
 /* Without a map: re-executed with an address-space limit below the map's
  * 4 GiB, so that the reservation fails as it would under `ulimit -v`. */
 static void no_map_child(void **state) {
@@ -154,6 +181,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(class_blocks_name_their_cache),
         cmocka_unit_test(everything_else_lands_on_the_head),
         cmocka_unit_test(entries_clear_when_the_span_goes),
+        cmocka_unit_test(the_map_is_not_dumped),
         cmocka_unit_test(without_a_map_every_free_is_slow_and_right),
         cmocka_unit_test(no_map_child),
     };

@@ -67,8 +67,13 @@ void *hak_os_reserve(size_t size) {
     int saved = errno;
     atomic_fetch_add_explicit(&hak_os.mmap, 1, memory_order_relaxed);
     void *p = mmap(NULL, size, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) { errno = saved; return NULL; }
+    /* Out of core dumps: a dump piped to a handler (systemd-coredump,
+     * apport) would otherwise carry gigabytes of zeros. */
+    atomic_fetch_add_explicit(&hak_os.madvise, 1, memory_order_relaxed);
+    madvise(p, size, MADV_DONTDUMP);
     errno = saved;
-    return p == MAP_FAILED ? NULL : p;
+    return p;
 }
 
 int hak_os_protect_rw(void *p, size_t len) {

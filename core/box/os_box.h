@@ -20,8 +20,9 @@ extern HAK_HIDDEN hak_os_counters_t hak_os;
 HAK_HIDDEN void *hak_os_map_aligned(size_t size, size_t align);
 HAK_HIDDEN void hak_os_unmap(void *p, size_t size);
 /* Reserve size bytes of address space that read as zero: read-only, with
- * no commit charge (metadata such as the slab map; not in bytes_mapped).
- * NULL when the OS refuses.  Never subject to hak_os_fail_next. */
+ * no commit charge, left out of core dumps (metadata such as the slab map;
+ * not in bytes_mapped).  NULL when the OS refuses.  Never subject to
+ * hak_os_fail_next. */
 HAK_HIDDEN void *hak_os_reserve(size_t size);
 /* Make [p, p+len) of a reservation writable; 0 on success. */
 HAK_HIDDEN int hak_os_protect_rw(void *p, size_t len);
