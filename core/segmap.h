@@ -20,20 +20,6 @@ HAK_INLINE unsigned hak_segmap_get(uintptr_t a) {
     return atomic_load_explicit(&hak_segmap[a >> HAK_SEGMENT_SHIFT], memory_order_relaxed);
 }
 
-/* Does a region header start at segment seg (free's fast-path test)?  On
- * x86-64 a compare with the map byte in memory: a relaxed atomic load is a
- * plain byte load there, but compilers do not fold an atomic load into a
- * compare, and this saves free() one instruction. */
-HAK_INLINE bool hak_segmap_is_header(size_t seg) {
-#if defined(__x86_64__)
-    bool eq;
-    __asm__("cmpb $1, %1" : "=@cce"(eq) : "m"(hak_segmap[seg]));
-    return eq;
-#else
-    return atomic_load_explicit(&hak_segmap[seg], memory_order_relaxed) == 1;
-#endif
-}
-
 /* Mark [base, base+size) as one region (base 2 MiB aligned). */
 HAK_HIDDEN void hak_segmap_set(uintptr_t base, size_t size);
 HAK_HIDDEN void hak_segmap_clear(uintptr_t base, size_t size);
