@@ -419,7 +419,7 @@ static uint32_t flush_run(hak_heap_t *h, unsigned cls, void **v, uint32_t m, uin
      * span's own base and carved count. */
     const uint32_t want = span_kind_cls(HAK_SLAB_SMALL, cls);
     const uint32_t bs = hak_classes[cls].block_size;
-    hak_span_geom_t g = {0, ((1ull << 40) + bs - 1) / bs, bs, 0};   /* as hak_span_new_small sets div_magic */
+    hak_span_geom_t g = {0, hak_classes[cls].div_magic, bs, 0};
     bool own = false;
     for (uint32_t i = 0; i < m; i++) {
         void *b = v[i];

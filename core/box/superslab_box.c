@@ -72,8 +72,9 @@ void hak_superslab_counts(uint64_t *mapped, uint64_t *released, uint64_t *pooled
 }
 
 static void region_init(hak_region_t *r, hak_heap_t *h) {
-    hak_slabmap_open((uintptr_t)r);   /* (a pooled one's page is open: one bit test) */
-    for (unsigned i = 0; i < HAK_SLABS; i++) hak_slabmap_set(r, i, HAK_FC_SLOW);
+    /* (its slab-map entries are 0: span_free clears them before a superslab
+     * can be pooled or unmapped; a pooled one's page is open: a bit test) */
+    hak_slabmap_open((uintptr_t)r);
     r->magic = HAK_REGION_MAGIC;
     r->kind = HAK_REGION_SUPERSLAB;
     r->pooled = 0;
@@ -251,7 +252,7 @@ hak_span_t *hak_span_new_small(hak_heap_t *h, unsigned cls) {
     uint8_t *end = (uint8_t *)r + ((size_t)(start + ci->nslabs) << HAK_SLAB_SHIFT);
     s->cls = (uint8_t)cls;
     s->block_size = ci->block_size;
-    s->div_magic = ((1ull << 40) + ci->block_size - 1) / ci->block_size;
+    s->div_magic = ci->div_magic;
     s->capacity = (uint32_t)((size_t)(end - s->data) / ci->block_size);
     hak_heap_avail_push(h, s);
     return s;

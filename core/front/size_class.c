@@ -31,6 +31,7 @@ void hak_size_classes_init(void) {
         if (cap > 128) cap = 128;
         if (cap < 4) cap = 4;
         hak_classes[c].block_size = (uint32_t)bs;
+        hak_classes[c].div_magic = ((1ull << 40) + bs - 1) / bs;
         hak_classes[c].nslabs = span_slabs_for(bs);
         hak_classes[c].cache_cap = (uint16_t)cap;
         hak_classes[c].batch = (uint16_t)(cap / 2);

@@ -18,6 +18,7 @@ typedef struct hak_class_info {
     uint16_t cache_cap;    /* bound of the thread cache */
     uint16_t batch;        /* blocks moved per refill / flush */
     uint16_t slot_first;   /* index of the class's first cache slot in a heap's slot_store */
+    uint64_t div_magic;    /* ceil(2^40 / block_size): a span's block-index multiplier (superslab_box.h) */
 } hak_class_info_t;
 
 /* The malloc fast path's table: for every tiny request size n, the byte
