@@ -127,7 +127,7 @@ void *hak_alloc_aligned_raw(size_t align, size_t size) {
  * line with blocks its owner still uses (bench_false_sharing scratch;
  * docs/PERFORMANCE.md). */
 static HAK_COLD bool free_first(hak_heap_t *h, hak_cache_t *c, unsigned fc, hak_region_t *r, hak_span_t *s, void *p) {
-    c->end = c->base + hak_classes[fc].cache_cap;
+    c->end = h->slot_store + hak_classes[fc].slot_first + hak_classes[fc].cache_cap;   /* from the first slot, wherever base is */
     if (r->owner == h) return false;
     hak_heap_free_to_owner(h, s, p);
     return true;

@@ -72,9 +72,8 @@ void hak_superslab_counts(uint64_t *mapped, uint64_t *released, uint64_t *pooled
 }
 
 static void region_init(hak_region_t *r, hak_heap_t *h) {
-    /* (its slab-map entries are 0: span_free clears them before a superslab
-     * can be pooled or unmapped; a pooled one's page is open: a bit test) */
-    hak_slabmap_open((uintptr_t)r);
+    hak_slabmap_open((uintptr_t)r);   /* (a pooled one's page is open: one bit test) */
+    for (unsigned i = 0; i < HAK_SLABS; i++) hak_slabmap_set(r, i, HAK_FC_SLOW);
     r->magic = HAK_REGION_MAGIC;
     r->kind = HAK_REGION_SUPERSLAB;
     r->pooled = 0;
