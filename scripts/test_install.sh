@@ -165,7 +165,7 @@ check "launcher --env lists HAKMEM_PROFILE, HAKMEM_STATS, HAKMEM_VERBOSE" env_ok
 
 env_all() {
     local v n=0
-    for v in $(sed -n 's/^[[:space:]]*X(\([A-Z0-9_]*\),.*/HAKMEM_\1/p' core/box/env_registry.h); do
+    for v in $(sed -n 's/^[[:space:]]*X(\([A-Z0-9_]*\),.*/HAKMEM_\1/p' core/config/env_registry.h); do
         n=$((n + 1))
         grep -q "^$v=" "$tmp/env" || { echo "--env lacks $v"; return 1; }
     done

@@ -13,7 +13,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "box/env_box.h"
+#include "config/config.h"
 #include "hakmem.h"
 
 extern char **environ;

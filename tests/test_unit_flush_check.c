@@ -14,7 +14,7 @@
 #include "box/secure_box.h"
 #include "front/size_class.h"
 #include "hakmem.h"
-#include "heap.h"
+#include "heap/heap.h"
 
 #if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
 #pragma GCC diagnostic ignored "-Wuse-after-free"

@@ -34,12 +34,12 @@
 #include <unistd.h>
 
 #include "box/debug_box.h"
-#include "box/env_box.h"
-#include "box/os_box.h"
+#include "config/config.h"
+#include "backend/os.h"
 #include "box/secure_box.h"
 #include "front/size_class.h"
 #include "hakmem.h"
-#include "heap.h"
+#include "heap/heap.h"
 
 #define SIZE 64
 

@@ -39,8 +39,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "box/os_box.h"
-#include "heap.h"
+#include "backend/os.h"
+#include "heap/heap.h"
 #include "hakmem.h"
 
 /* The test uses blocks after a realloc that failed (they must be intact). */

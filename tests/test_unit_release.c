@@ -47,10 +47,10 @@
 #include <unistd.h>
 
 #include "box/release_box.h"
-#include "box/superslab_box.h"
+#include "backend/superslab.h"
 #include "front/size_class.h"
 #include "hakmem.h"
-#include "heap.h"
+#include "heap/heap.h"
 
 #define MiB ((size_t)1 << 20)
 #define KiB ((size_t)1 << 10)
@@ -176,7 +176,7 @@ static size_t big_free_but_one_per_superslab(void) {
     nkeep = 0;
     for (int i = 0; i < BIG_N; i++) {
         bool seen = false;
-        for (int j = 0; j < nkeep; j++) seen |= hak_region_of(keep[j]) == hak_region_of(big[i]);
+        for (int j = 0; j < nkeep; j++) seen |= hak_superslab_of(keep[j]) == hak_superslab_of(big[i]);
         if (!seen) { keep[nkeep++] = big[i]; continue; }
         free(big[i]);
         freed += BIG_SIZE;
@@ -190,7 +190,7 @@ static size_t big_free_but_one_per_superslab(void) {
 static int kept_resident(void) {
     int n = 0;
     for (int i = 0; i < nkeep; i++)
-        if (hak_owns(keep[i]) && hak_region_of(keep[i])->pooled) n += resident_pages(keep[i], BIG_SIZE) > 1;
+        if (hak_owns(keep[i]) && hak_superslab_of(keep[i])->pooled) n += resident_pages(keep[i], BIG_SIZE) > 1;
     return n;
 }
 
@@ -222,16 +222,16 @@ static void case_lifecycle(void **state) {
         touch(v[i], n, i);
         bytes += n;
         /* every block lives in a superslab this thread's heap owns */
-        hak_region_t *r0 = hak_region_of(v[i]);
-        assert_int_equal(r0->magic, HAK_REGION_MAGIC);
-        assert_int_equal(r0->kind, HAK_REGION_SUPERSLAB);
-        assert_ptr_equal(r0->owner, hak_tls_heap);
+        hak_superslab_t *r0 = hak_superslab_of(v[i]);
+        assert_int_equal(r0->magic, HAK_SS_MAGIC);
+        assert_int_equal(r0->kind, HAK_SS_SLABS);
+        assert_ptr_equal(r0->owner, &hak_tls_heap->ss);
         hak_span_t *sp = hak_span_of(r0, v[i]);
         assert_int_equal(sp->kind, n <= HAK_SMALL_MAX ? HAK_SLAB_SMALL : HAK_SLAB_LARGE);
         assert_int_equal(r0->free_mask & (1u << sp->head), 0);
     }
     hak_stats_t s1 = stats();
-    assert_true(s1.superslabs_mapped >= s0.superslabs_mapped + bytes / HAK_SEGMENT_SIZE);
+    assert_true(s1.superslabs_mapped >= s0.superslabs_mapped + bytes / HAK_SUPERSLAB_SIZE);
     assert_true(s1.bytes_mapped >= s0.bytes_mapped + bytes);
     assert_true(s1.bytes_in_use >= bytes);
 
@@ -242,7 +242,7 @@ static void case_lifecycle(void **state) {
         h[i] = malloc(hsz[i]);
         assert_non_null(h[i]);
         touch(h[i], hsz[i], 7);
-        assert_int_equal(hak_region_of(h[i])->kind, HAK_REGION_HUGE);
+        assert_int_equal(hak_superslab_of(h[i])->kind, HAK_SS_HUGE);
     }
     hak_stats_t s2 = stats();
     assert_true(s2.bytes_mapped >= s1.bytes_mapped + hsz[0] + hsz[1] + hsz[2]);
@@ -269,8 +269,8 @@ static void case_lifecycle(void **state) {
     assert_true(s3.superslabs_released > s0.superslabs_released);
     assert_true(s3.superslabs_mapped <= s0.superslabs_mapped + 1);
     assert_int_equal(pooled_superslabs(), 0);
-    assert_true(s3.bytes_mapped <= s0.bytes_mapped + HAK_SEGMENT_SIZE);
-    assert_true(s3.bytes_retained <= s0.bytes_retained + HAK_SEGMENT_SIZE);
+    assert_true(s3.bytes_mapped <= s0.bytes_mapped + HAK_SUPERSLAB_SIZE);
+    assert_true(s3.bytes_retained <= s0.bytes_retained + HAK_SUPERSLAB_SIZE);
     assert_true(rss3 <= rss0 + 2048);
     assert_int_equal(again, 0);
 }
@@ -293,10 +293,10 @@ static void case_trim_tail(void **state) {
     hak_trim();
     for (int i = 0; i < N; i++) { v[i] = malloc(16); assert_non_null(v[i]); memset(v[i], 0xab, 16); }
     /* the span holding v[0]: keep its lowest block in use */
-    hak_span_t *s = hak_span_of(hak_region_of(v[0]), v[0]);
+    hak_span_t *s = hak_span_of(hak_superslab_of(v[0]), v[0]);
     char *keep = NULL;
     for (int i = 0; i < N; i++)
-        if (hak_span_of(hak_region_of(v[i]), v[i]) == s && (!keep || v[i] < keep)) keep = v[i];
+        if (hak_span_of(hak_superslab_of(v[i]), v[i]) == s && (!keep || v[i] < keep)) keep = v[i];
     uintptr_t tail = ((uintptr_t)keep + s->block_size + HAK_PAGE - 1) & ~(uintptr_t)(HAK_PAGE - 1);
     uintptr_t end = ((uintptr_t)s->data & ~(uintptr_t)(HAK_SLAB_SIZE - 1)) + ((size_t)s->nslabs << HAK_SLAB_SHIFT);
     for (int i = 0; i < N; i++)
@@ -590,7 +590,7 @@ static void case_huge_purge_delay(void **state) {
         run_large_slow_path();
         late = rss_kib() - rss0;
         s3 = stats();
-        if (s3.bytes_mapped <= s0.bytes_mapped + HAK_SEGMENT_SIZE && late < 1024) break;
+        if (s3.bytes_mapped <= s0.bytes_mapped + HAK_SUPERSLAB_SIZE && late < 1024) break;
     }
     print_message("huge: %zu MiB; reuse took %" PRIu64 " mmap calls; %ld KiB above start before the delay%s, "
                   "%ld after it; mapped %" PRIu64 " KiB above start\n", size >> 20, s2.os_mmap - s1.os_mmap, early,
@@ -599,7 +599,7 @@ static void case_huge_purge_delay(void **state) {
     assert_int_equal(s2.os_mmap, s1.os_mmap);
     if (in_time) assert_true(early >= (long)(size >> 10) * 9 / 10);
     assert_true(late < 1024);
-    assert_true(s3.bytes_mapped <= s0.bytes_mapped + HAK_SEGMENT_SIZE);
+    assert_true(s3.bytes_mapped <= s0.bytes_mapped + HAK_SUPERSLAB_SIZE);
 }
 
 /* ---- cases: SPEED's freed spans: own deadlines, retention budget ------ */
@@ -617,10 +617,10 @@ static void case_slab_deadline(void **state) {
     void *a = NULL, *b = NULL;
     for (int i = 0; i < BIG_N && !b; i++) {
         int n = 0;
-        for (int j = 0; j < BIG_N; j++) n += hak_region_of(big[j]) == hak_region_of(big[i]);
+        for (int j = 0; j < BIG_N; j++) n += hak_superslab_of(big[j]) == hak_superslab_of(big[i]);
         if (n < 3) continue;
         for (int j = 0; j < BIG_N; j++)
-            if (j != i && hak_region_of(big[j]) == hak_region_of(big[i])) { if (!a) a = big[j]; else if (!b) b = big[j]; }
+            if (j != i && hak_superslab_of(big[j]) == hak_superslab_of(big[i])) { if (!a) a = big[j]; else if (!b) b = big[j]; }
     }
     assert_non_null(b);
     volatile uintptr_t ua = (uintptr_t)a, ub = (uintptr_t)b;   /* addresses only, once freed */
@@ -705,7 +705,7 @@ static void add_heap_bytes(hak_heap_t *h, void *arg) { *(size_t *)arg += h->size
 static void case_budget_threads(void **state) {
     (void)state;
     size_t cap = hak_release.pool_cap;
-    uint64_t cap_n = cap / HAK_SEGMENT_SIZE;
+    uint64_t cap_n = cap / HAK_SUPERSLAB_SIZE;
     hak_trim();
     hak_stats_t s0 = stats();
 
@@ -726,7 +726,7 @@ static void case_budget_threads(void **state) {
     /* mapped but holding no block: pooled superslabs, free slabs of the
      * superslabs still owned, cached blocks, and the heaps' own structs */
     uint64_t empty = s1.bytes_mapped - s1.bytes_in_use;
-    uint64_t allowed = s0.bytes_mapped - s0.bytes_in_use + cap + heap_bytes + HAK_SEGMENT_SIZE;
+    uint64_t allowed = s0.bytes_mapped - s0.bytes_in_use + cap + heap_bytes + HAK_SUPERSLAB_SIZE;
     print_message("budget: cap %" PRIu64 " superslabs; pooled at most %" PRIu64 " while running, %" PRIu64
                   " after; superslabs %" PRIu64 " mapped (%" PRIu64 " before), %" PRIu64
                   " released; mapped-but-empty %" PRIu64 " KiB (allowed %" PRIu64 ")\n",
@@ -759,7 +759,7 @@ static void case_huge_reuse(void **state) {
     hak_stats_t s2 = stats();
     assert_int_equal(s2.os_mmap, s1.os_mmap);
     assert_int_equal(s2.os_munmap, s1.os_munmap);
-    assert_int_equal(hak_region_of(b)->map_size, 6 * MiB);
+    assert_int_equal(hak_superslab_of(b)->map_size, 6 * MiB);
     assert_int_equal(malloc_usable_size(b), 6 * MiB - HAK_PAGE);
     assert_true(resident_pages(b, 5 * MiB) >= 5 * MiB / HAK_PAGE * 9 / 10);
     memset(b, 2, 5 * MiB);
@@ -794,7 +794,7 @@ static void case_huge_reuse(void **state) {
     free(e);
     hak_stats_t s5 = stats();
     assert_true(s5.bytes_mapped <= s4.bytes_mapped + cap);
-    assert_true(s5.bytes_mapped >= s4.bytes_mapped + cap - HAK_SEGMENT_SIZE);
+    assert_true(s5.bytes_mapped >= s4.bytes_mapped + cap - HAK_SUPERSLAB_SIZE);
     char *f = malloc(cap - 2 * MiB);
     assert_non_null(f);
     assert_int_equal(stats().os_mmap, s5.os_mmap);

@@ -8,7 +8,7 @@
 
 #include "box/secure_box.h"
 #include "front/size_class.h"
-#include "box/env_box.h"
+#include "config/config.h"
 #include "hakmem.h"
 
 static int setup(void **state) {
@@ -31,7 +31,7 @@ static void every_size_maps_to_smallest_fitting_class(void **state) {
             assert_int_equal(t, hak_class_of(hak_block_need(n)));
             assert_true(hak_class_size(t) - hak_redzone >= n);
         }
-        assert_int_equal(hak_classes[c].block_size, hak_class_size(c));
+        assert_int_equal(hak_class_block(c), hak_class_size(c));
     }
     assert_int_equal(hak_class_of(HAK_SMALL_MAX), HAK_NCLASSES - 1);
 }
@@ -63,15 +63,15 @@ static void spans_waste_little_and_caches_are_bounded(void **state) {
     (void)state;
     for (unsigned c = 0; c < HAK_NCLASSES; c++) {
         const hak_class_info_t *ci = &hak_classes[c];
-        size_t span = (size_t)ci->nslabs * HAK_SLAB_SIZE;
-        assert_true(ci->nslabs >= 1 && ci->nslabs <= 8);
-        assert_true(span / ci->block_size >= 2);
-        assert_true((span % ci->block_size) * 16 <= span);
-        if (ci->block_size <= HAK_TINY_MAX) assert_int_equal(ci->nslabs, 1);
+        size_t span = (size_t)ci->shape.nslabs * HAK_SLAB_SIZE;
+        assert_true(ci->shape.nslabs >= 1 && ci->shape.nslabs <= 8);
+        assert_true(span / ci->shape.block_size >= 2);
+        assert_true((span % ci->shape.block_size) * 16 <= span);
+        if (ci->shape.block_size <= HAK_TINY_MAX) assert_int_equal(ci->shape.nslabs, 1);
         assert_true(ci->cache_cap >= 2 && ci->cache_cap <= 128);
         assert_true(ci->batch >= 1 && ci->batch <= ci->cache_cap);
         /* a cache holds about 32 KiB of blocks, or at most 4 */
-        assert_true((size_t)ci->cache_cap * ci->block_size <= 128 * 1024);
+        assert_true((size_t)ci->cache_cap * ci->shape.block_size <= 128 * 1024);
     }
 }
 
@@ -81,8 +81,8 @@ static void caches_fit_the_tcache_budget(void **state) {
     (void)state;
     size_t total = 0, floor = 0;
     for (unsigned c = 0; c < HAK_NCLASSES; c++) {
-        total += (size_t)hak_classes[c].cache_cap * hak_classes[c].block_size;
-        floor += 2 * (size_t)hak_classes[c].block_size;
+        total += (size_t)hak_classes[c].cache_cap * hak_class_block(c);
+        floor += 2 * (size_t)hak_class_block(c);
     }
     assert_true(total <= (size_t)HAK_CFG(TCACHE_MAX) + floor);
     if ((size_t)HAK_CFG(TCACHE_MAX) >= (2u << 20)) assert_true(total <= (size_t)HAK_CFG(TCACHE_MAX));

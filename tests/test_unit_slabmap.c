@@ -18,9 +18,9 @@
 #include <unistd.h>
 
 #include "hakmem.h"
-#include "heap.h"
-#include "slabmap.h"
-#include "box/superslab_box.h"
+#include "heap/heap.h"
+#include "backend/slabmap.h"
+#include "backend/superslab.h"
 #include "front/size_class.h"
 
 #define NOMAP_VAR "TEST_SLABMAP_CHILD"   /* (not HAKMEM_*: hakmem would warn of an unknown variable) */
@@ -30,7 +30,7 @@ static hak_front_t *front(void) {
     assert_non_null(h);
     return &h->front;
 }
-static unsigned off_of(const void *p) { return hak_slabmap_off(front(), (uintptr_t)p); }
+static unsigned off_of(const void *p) { return hak_slabmap_get((const uint16_t *)(const void *)front()->head.top, front()->head.flush_stamp, (uintptr_t)p); }
 
 static void class_blocks_name_their_cache(void **state) {
     (void)state;
@@ -41,7 +41,9 @@ static void class_blocks_name_their_cache(void **state) {
         char *p = malloc(n);
         assert_non_null(p);
         /* the span's own class (DEBUG's guard adds to n, so not n's class) */
-        unsigned fc = hak_region_fc(hak_region_of(p), hak_slab_index(p));
+        hak_span_t *sp = hak_span_of(hak_superslab_of(p), p);
+        assert_int_equal(sp->kind, HAK_SLAB_SMALL);
+        unsigned fc = sp->cls;
         assert_true(fc < HAK_NCLASSES);
         unsigned want = hak_front_off(fc);
         assert_int_equal(off_of(p), want);
@@ -83,7 +85,7 @@ static void entries_clear_when_the_span_goes(void **state) {
     assert_non_null(v);
     for (int i = 0; i < N; i++) assert_non_null(v[i] = malloc(SIZE));
     char *probe = v[N / 2];
-    unsigned want = hak_front_off(hak_region_fc(hak_region_of(probe), hak_slab_index(probe)));
+    unsigned want = hak_front_off(hak_span_of(hak_superslab_of(probe), probe)->cls);
     assert_int_equal(off_of(probe), want);
     for (int i = 0; i < N; i++) free(v[i]);
     free(v);

@@ -10,10 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "box/superslab_box.h"
+#include "backend/slabmap.h"
+#include "backend/superslab.h"
 #include "front/size_class.h"
 #include "hakmem.h"
-#include "heap.h"
+#include "heap/heap.h"
 
 static void small_span_is_carved_lazily(void **state) {
     (void)state;
@@ -23,19 +24,19 @@ static void small_span_is_carved_lazily(void **state) {
     unsigned cls = hak_class_of(size);
     void *p = malloc(size);
     assert_non_null(p);
-    hak_region_t *r = hak_region_of(p);
+    hak_superslab_t *r = hak_superslab_of(p);
     hak_span_t *s = hak_span_of(r, p);
-    assert_int_equal(r->magic, HAK_REGION_MAGIC);
-    assert_int_equal(r->kind, HAK_REGION_SUPERSLAB);
+    assert_int_equal(r->magic, HAK_SS_MAGIC);
+    assert_int_equal(r->kind, HAK_SS_SLABS);
     assert_int_equal(s->kind, HAK_SLAB_SMALL);
     assert_int_equal(s->cls, cls);
     assert_int_equal(s->block_size, hak_class_size(cls));
-    assert_ptr_equal(r->owner, hak_tls_heap);
+    assert_ptr_equal(r->owner, &hak_tls_heap->ss);
     /* only one refill batch has been carved, not the whole span */
     assert_true(s->carved <= hak_classes[cls].batch);
     assert_true(s->carved < s->capacity);
     assert_int_equal(((uint8_t *)p - s->data) % s->block_size, 0);
-    assert_int_equal(hak_region_fc(r, hak_slab_index(p)), cls);
+    assert_int_equal(hak_slabmap_get(hak_slabmap_base(), hak_slabmap_mask(), (uintptr_t)p), hak_front_off(cls));
     free(p);
 }
 
@@ -46,7 +47,7 @@ static void span_returns_to_superslab_when_empty(void **state) {
     enum { N = 200 };
     void *blocks[N];
     for (int i = 0; i < N; i++) { blocks[i] = malloc(size); assert_non_null(blocks[i]); memset(blocks[i], i, size); }
-    hak_region_t *r = hak_region_of(blocks[0]);
+    hak_superslab_t *r = hak_superslab_of(blocks[0]);
     unsigned idx = hak_slab_index(blocks[0]);
     hak_span_t *s = hak_span_of(r, blocks[0]);
     assert_true(s->used > 0);
@@ -55,11 +56,11 @@ static void span_returns_to_superslab_when_empty(void **state) {
     unsigned cls = hak_class_of(size);
     hak_trim();   /* flushes this thread's caches and releases empty spans */
     /* no span of the class is left; the slab is free or serves another class */
-    assert_null(hak_tls_heap->avail[cls]);
+    assert_null(hak_tls_heap->avail[cls].first);
     if (hak_owns(r) && r->spans[idx].kind != HAK_SLAB_FREE)
         assert_int_not_equal(r->spans[r->spans[idx].head].cls, cls);
     else if (hak_owns(r))
-        assert_int_equal(hak_region_fc(r, idx), HAK_FC_SLOW);
+        assert_int_equal(hak_slabmap_get(hak_slabmap_base(), hak_slabmap_mask(), (uintptr_t)r + ((uintptr_t)idx << HAK_SLAB_SHIFT)), 0);
 }
 
 static void large_span_geometry(void **state) {
@@ -68,7 +69,7 @@ static void large_span_geometry(void **state) {
     void *p = malloc(size);
     assert_non_null(p);
     assert_int_equal((uintptr_t)p % HAK_SLAB_SIZE, 0);
-    hak_region_t *r = hak_region_of(p);
+    hak_superslab_t *r = hak_superslab_of(p);
     unsigned idx = hak_slab_index(p);
     assert_true(idx >= 1);
     hak_span_t *s = &r->spans[idx];

@@ -39,7 +39,7 @@ ensure-cmocka:
 # the pattern with the shortest stem, so this wins over the rule below.)
 $(BUILD)/tests/test_unit_%: tests/test_unit_%.c $(BUILD)/libhakmem.a | ensure-cmocka
 	@mkdir -p $(dir $@)
-	$(CC) $(TEST_CFLAGS) -Icore $< -o $@ $(BUILD)/libhakmem.a $(TEST_UNIT_LDLIBS)
+	$(CC) $(TEST_CFLAGS) -Icore $(BOXDEFS) $< -o $@ $(BUILD)/libhakmem.a $(TEST_UNIT_LDLIBS)
 
 $(BUILD)/tests/test_%: tests/test_%.c tests/test_common.h tests/handoff_queue.h $(BUILD)/libhakmem.so | ensure-cmocka
 	@mkdir -p $(dir $@)

@@ -7,20 +7,25 @@
  *   touched, which doubles a small program's RSS (Mixed: 1.8 -> 3.5 MB) for
  *   no measurable speed there; huge-block churn runs 4x faster with it, but
  *   the first faults can stall on compaction (seen: 1.1 s instead of 0.1 s).
- * Compile switch: HAKMEM_BOX_THP.
+ * Compile switch: HAKMEM_BOX_THP (make BOX_THP=0).
  */
 #ifndef HAKMEM_THP_BOX_H
 #define HAKMEM_THP_BOX_H
 
-#include "internal.h"
+#include "base/base.h"
 #include "box/boxes.h"
 
+#if HAKMEM_BOX_THP
 extern HAK_HIDDEN int hak_thp_gate;
-HAK_INLINE bool hak_thp_on(void) { return HAKMEM_BOX_THP && hak_thp_gate; }
 HAK_HIDDEN void hak_thp_configure(void);
-/* Called for every superslab fresh from the OS. */
-HAK_HIDDEN void hak_thp_advise(void *region);
-/* Called for every huge mapping fresh from the OS. */
-HAK_HIDDEN void hak_thp_advise_huge(void *region, size_t size);
+/* A mapping fresh from the OS: a superslab or a huge block's. */
+HAK_HIDDEN void hak_thp_advise_mapping(void *p, size_t size);
+HAK_INLINE void hak_thp_advise(void *p, size_t size) {
+    if (hak_thp_gate) hak_thp_advise_mapping(p, size);
+}
+#else
+HAK_INLINE void hak_thp_configure(void) {}
+HAK_INLINE void hak_thp_advise(void *p, size_t size) { (void)p; (void)size; }
+#endif
 
 #endif

@@ -1,13 +1,13 @@
 /* verbose_box.c — see verbose_box.h. */
 #include "box/verbose_box.h"
 
-#include "box/env_box.h"
-#include "diag.h"
+#include "base/diag.h"
+#include "config/config.h"
 
 HAK_HIDDEN int hak_verbose_gate;
 
 void hak_verbose_configure(void) {
-    hak_verbose_gate = HAKMEM_BOX_VERBOSE ? (int)HAK_CFG(VERBOSE) : 0;
+    hak_verbose_gate = (int)HAK_CFG(VERBOSE);
     if (hak_verbose_on()) hak_config_write(2);
 }
 

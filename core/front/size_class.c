@@ -1,13 +1,12 @@
-/* size_class.c — fills the tiny lookup table and per-class geometry from
+/* size_class.c — fills the tiny lookup table and the class table from
  * hak_class_of(), so there is one source of truth for the classes.
  * Runs once at init, after the config snapshot (HAKMEM_TCACHE_MAX). */
 #include "front/size_class.h"
 
-#include "box/env_box.h"
 #include "box/secure_box.h"
+#include "config/config.h"
 
 HAK_HIDDEN uint16_t hak_tiny_front_off[HAK_TINY_MAX + 1];
-HAK_HIDDEN hak_class_info_t hak_classes[HAK_NCLASSES];
 
 /* Span length: the fewest slabs (up to 8) that leave at most 1/16 of the
  * span as tail waste, so large small classes do not waste half a slab. */
@@ -20,7 +19,6 @@ static uint8_t span_slabs_for(size_t bs) {
 }
 
 void hak_size_classes_init(void) {
-    hak_secure_redzone_init();
     for (size_t n = 0; n <= HAK_TINY_MAX; n++)
         hak_tiny_front_off[n] = hak_front_off(hak_class_of(hak_block_need(n)));
     for (unsigned c = 0; c < HAK_NCLASSES; c++) {
@@ -30,16 +28,18 @@ void hak_size_classes_init(void) {
         size_t cap = (32 * 1024) / bs;
         if (cap > 128) cap = 128;
         if (cap < 4) cap = 4;
-        hak_classes[c].block_size = (uint32_t)bs;
-        hak_classes[c].div_magic = ((1ull << 40) + bs - 1) / bs;
-        hak_classes[c].nslabs = span_slabs_for(bs);
+        hak_span_shape_t *sh = &hak_classes[c].shape;
+        sh->block_size = (uint32_t)bs;
+        sh->div_magic = ((1ull << 40) + bs - 1) / bs;
+        sh->nslabs = span_slabs_for(bs);
+        sh->map_value = hak_front_off(c);   /* free's fast path adds it to the front */
         hak_classes[c].cache_cap = (uint16_t)cap;
         hak_classes[c].batch = (uint16_t)(cap / 2);
     }
     /* HAKMEM_TCACHE_MAX bounds the bytes one thread's caches can hold:
      * scale every cap down by the same factor until the sum fits. */
     size_t total = 0, budget = (size_t)HAK_CFG(TCACHE_MAX);
-    for (unsigned c = 0; c < HAK_NCLASSES; c++) total += (size_t)hak_classes[c].cache_cap * hak_classes[c].block_size;
+    for (unsigned c = 0; c < HAK_NCLASSES; c++) total += (size_t)hak_classes[c].cache_cap * hak_class_block(c);
     for (unsigned c = 0; total > budget && c < HAK_NCLASSES; c++) {
         hak_class_info_t *ci = &hak_classes[c];
         size_t cap = (size_t)ci->cache_cap * budget / total;

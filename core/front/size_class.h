@@ -1,33 +1,23 @@
-/* size_class.h — request size -> size class, the one table.
+/* size_class.h — request size -> size class: the one definition.
  *
  * Classes: 8, then 16-byte steps to 128 (so every block of 16 bytes or more
  * is 16-byte aligned), then four classes per power of two up to
  * HAK_SMALL_MAX (internal waste under 20%).  hak_class_of() is the single
- * definition; the lookup table for tiny sizes and the per-class geometry are
- * filled from it at init.
+ * definition; the fast path's table for tiny sizes and the class table
+ * (heap/heap.h: block sizes, span shapes, cache bounds) are filled from it
+ * at init.
  */
 #ifndef HAKMEM_SIZE_CLASS_H
 #define HAKMEM_SIZE_CLASS_H
 
-#include "internal.h"
-
-/* Geometry of one class, derived at init. */
-typedef struct hak_class_info {
-    uint32_t block_size;
-    uint8_t nslabs;        /* slabs per span */
-    uint16_t cache_cap;    /* bound of the thread cache */
-    uint16_t batch;        /* blocks moved per refill / flush */
-    uint16_t slot_first;   /* index of the class's first cache slot in a heap's slot_store */
-    uint64_t div_magic;    /* ceil(2^40 / block_size): a span's block-index multiplier (superslab_box.h) */
-} hak_class_info_t;
+#include "heap/heap.h"
 
 /* The malloc fast path's table: for every tiny request size n, the byte
  * offset of its class's cache in a thread front (hak_front_off; 0, the
- * head, until init).
- * Indexed by n itself, not by n rounded to 8: two instructions fewer on
- * every malloc for 2 KiB of table (docs/PERFORMANCE.md). */
+ * head, until init).  Indexed by n itself, not by n rounded to 8: two
+ * instructions fewer on every malloc for 4 KiB of table
+ * (docs/PERFORMANCE.md). */
 extern HAK_HIDDEN uint16_t hak_tiny_front_off[HAK_TINY_MAX + 1];
-extern HAK_HIDDEN hak_class_info_t hak_classes[HAK_NCLASSES];
 
 /* The definition: smallest class whose blocks hold n bytes (n <= HAK_SMALL_MAX). */
 HAK_INLINE unsigned hak_class_of(size_t n) {
@@ -49,6 +39,7 @@ HAK_INLINE size_t hak_class_size(unsigned c) {
 /* The class the fast path serves a tiny request n from (table filled at init). */
 HAK_INLINE unsigned hak_tiny_class_of(size_t n) { return hak_front_cls(hak_tiny_front_off[n]); }
 
+/* Fill the tables (init, once, after the secure box's redzone is known). */
 HAK_HIDDEN void hak_size_classes_init(void);
 
 #endif

@@ -1,6 +1,7 @@
-/* os_box.c — counted wrappers around mmap, munmap, madvise and mremap, and
- * the thread-state probe. */
-#include "box/os_box.h"
+/* os.c — counted wrappers around mmap, munmap, madvise, mprotect and
+ * mremap, and the thread-state probe. */
+#include "backend/os.h"
+
 #include "box/verbose_box.h"
 
 #include <errno.h>
@@ -11,14 +12,13 @@
 #include <unistd.h>
 
 HAK_HIDDEN hak_os_counters_t hak_os;
-static _Atomic long os_fail_countdown;
 
-void hak_os_fail_next(long n) { atomic_store(&os_fail_countdown, n); }
+void hak_os_fail_next(long n) { atomic_store(&hak_os.fail_countdown, n); }
 
 static bool os_injected_failure(void) {
-    long n = atomic_load_explicit(&os_fail_countdown, memory_order_relaxed);
+    long n = atomic_load_explicit(&hak_os.fail_countdown, memory_order_relaxed);
     while (n > 0) {
-        if (atomic_compare_exchange_weak(&os_fail_countdown, &n, n - 1)) return true;
+        if (atomic_compare_exchange_weak(&hak_os.fail_countdown, &n, n - 1)) return true;
     }
     return false;
 }
@@ -138,7 +138,7 @@ static long leading_number(const char *buf, long n) {
  * another PID namespace would name another thread by our TID: then never
  * probe.  Asked once (the answer survives fork: same mount). */
 static bool proc_is_ours(void) {
-    static _Atomic int known;   /* 0 not asked, 1 yes, 2 no */
+    static _Atomic int known;   /* 0 not asked, 1 yes, 2 no (fixed for the process) */
     int k = atomic_load_explicit(&known, memory_order_relaxed);
     if (!k) {
         char buf[32];

@@ -3,12 +3,12 @@
  * A failed throwing new calls the program's new_handler and retries, as the
  * standard says, and throws std::bad_alloc through libstdc++ when there is
  * no handler. */
-#include "override.h"
+#include "api/override.h"
 
 #if HAKMEM_OVERRIDE
 #include <stdlib.h>
 
-#include "front/tiny_front.h"
+#include "api/api.h"
 #include "hakmem.h"
 
 typedef void (*hak_new_handler_t)(void);
@@ -38,13 +38,13 @@ static HAK_COLD void *new_failed(size_t n, size_t align, bool nothrow) {
             abort();
         }
         handler();
-        void *p = align ? hak_aligned_alloc(align, n) : hak_front_alloc(n);
+        void *p = align ? hak_aligned_alloc(align, n) : hak_api_malloc(n);
         if (p) return p;
     }
 }
 
 static inline void *new_impl(size_t n, bool nothrow) {
-    void *p = hak_front_alloc(n);
+    void *p = hak_api_malloc(n);
     return HAK_LIKELY(p != NULL) ? p : new_failed(n, 0, nothrow);
 }
 static inline void *new_aligned_impl(size_t n, size_t align, bool nothrow) {
@@ -65,16 +65,16 @@ API void *_ZnamSt11align_val_t(size_t n, size_t al) { return new_aligned_impl(n,
 API void *_ZnwmSt11align_val_tRKSt9nothrow_t(size_t n, size_t al, const void *nt) { (void)nt; return new_aligned_impl(n, al, true); }
 API void *_ZnamSt11align_val_tRKSt9nothrow_t(size_t n, size_t al, const void *nt) { (void)nt; return new_aligned_impl(n, al, true); }
 /* delete: plain, sized, aligned, nothrow, in both forms */
-API void _ZdlPv(void *p) { hak_front_free(p); }
-API void _ZdaPv(void *p) { hak_front_free(p); }
-API void _ZdlPvm(void *p, size_t n) { (void)n; hak_front_free(p); }
-API void _ZdaPvm(void *p, size_t n) { (void)n; hak_front_free(p); }
-API void _ZdlPvSt11align_val_t(void *p, size_t al) { (void)al; hak_front_free(p); }
-API void _ZdaPvSt11align_val_t(void *p, size_t al) { (void)al; hak_front_free(p); }
-API void _ZdlPvmSt11align_val_t(void *p, size_t n, size_t al) { (void)n; (void)al; hak_front_free(p); }
-API void _ZdaPvmSt11align_val_t(void *p, size_t n, size_t al) { (void)n; (void)al; hak_front_free(p); }
-API void _ZdlPvRKSt9nothrow_t(void *p, const void *nt) { (void)nt; hak_front_free(p); }
-API void _ZdaPvRKSt9nothrow_t(void *p, const void *nt) { (void)nt; hak_front_free(p); }
-API void _ZdlPvSt11align_val_tRKSt9nothrow_t(void *p, size_t al, const void *nt) { (void)al; (void)nt; hak_front_free(p); }
-API void _ZdaPvSt11align_val_tRKSt9nothrow_t(void *p, size_t al, const void *nt) { (void)al; (void)nt; hak_front_free(p); }
+API void _ZdlPv(void *p) { hak_api_free(p); }
+API void _ZdaPv(void *p) { hak_api_free(p); }
+API void _ZdlPvm(void *p, size_t n) { (void)n; hak_api_free(p); }
+API void _ZdaPvm(void *p, size_t n) { (void)n; hak_api_free(p); }
+API void _ZdlPvSt11align_val_t(void *p, size_t al) { (void)al; hak_api_free(p); }
+API void _ZdaPvSt11align_val_t(void *p, size_t al) { (void)al; hak_api_free(p); }
+API void _ZdlPvmSt11align_val_t(void *p, size_t n, size_t al) { (void)n; (void)al; hak_api_free(p); }
+API void _ZdaPvmSt11align_val_t(void *p, size_t n, size_t al) { (void)n; (void)al; hak_api_free(p); }
+API void _ZdlPvRKSt9nothrow_t(void *p, const void *nt) { (void)nt; hak_api_free(p); }
+API void _ZdaPvRKSt9nothrow_t(void *p, const void *nt) { (void)nt; hak_api_free(p); }
+API void _ZdlPvSt11align_val_tRKSt9nothrow_t(void *p, size_t al, const void *nt) { (void)al; (void)nt; hak_api_free(p); }
+API void _ZdaPvSt11align_val_tRKSt9nothrow_t(void *p, size_t al, const void *nt) { (void)al; (void)nt; hak_api_free(p); }
 #endif

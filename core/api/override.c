@@ -1,6 +1,6 @@
 /* override.c — the standard allocation API (malloc, free, ..., the __libc_*
- * aliases), with glibc's semantics, on top of hakmem.c. */
-#include "override.h"
+ * aliases), with glibc's semantics, on top of the prefixed API (api.c). */
+#include "api/override.h"
 
 #if HAKMEM_OVERRIDE
 #include <errno.h>
@@ -9,19 +9,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "box/os_box.h"
-#include "box/stats_box.h"
-#include "front/tiny_front.h"
+#include "api/api.h"
+#include "api/init.h"
 #include "hakmem.h"
-#include "init.h"
 
 #define API HAK_EXPORT
 
-API void *malloc(size_t n) { return hak_front_alloc(n); }
-API void free(void *p) { hak_front_free(p); }
-API void cfree(void *p) { hak_front_free(p); }
-API void free_sized(void *p, size_t size) { (void)size; hak_front_free(p); }
-API void free_aligned_sized(void *p, size_t align, size_t size) { (void)align; (void)size; hak_front_free(p); }
+API void *malloc(size_t n) { return hak_api_malloc(n); }
+API void free(void *p) { hak_api_free(p); }
+API void cfree(void *p) { hak_api_free(p); }
+API void free_sized(void *p, size_t size) { (void)size; hak_api_free(p); }
+API void free_aligned_sized(void *p, size_t align, size_t size) { (void)align; (void)size; hak_api_free(p); }
 API void *calloc(size_t n, size_t size) { return hak_calloc(n, size); }
 API void *realloc(void *p, size_t n) { return hak_realloc(p, n); }
 
@@ -54,8 +52,8 @@ static HAK_NOINLINE int posix_memalign_slow(void **out, size_t align, size_t siz
 
 API int posix_memalign(void **out, size_t align, size_t size) {
     if (align < sizeof(void *) || (align & (align - 1))) return EINVAL;
-    void *p = hak_front_alloc_aligned(align, size);
-    if (HAK_LIKELY(p != NULL)) { *out = p; return 0; }
+    void *p;
+    if (HAK_LIKELY(hak_front_pop_aligned(align, size, &p))) { *out = p; return 0; }
     return posix_memalign_slow(out, align, size);
 }
 
@@ -98,7 +96,7 @@ API struct mallinfo mallinfo(void) {
 
 API void malloc_stats(void) {
     hak_ensure_init();
-    hak_stats_report(2, 0);
+    hak_stats_print(2, 0);
 }
 
 /* glibc's XML report; a program that calls it must not pull glibc's
@@ -119,8 +117,8 @@ API int malloc_info(int options, FILE *fp) {
 API int mallopt(int param, int value) { (void)param; (void)value; return 1; }
 
 /* glibc's internal names, which some programs and libraries call directly. */
-API void *__libc_malloc(size_t n) { return hak_front_alloc(n); }
-API void __libc_free(void *p) { hak_front_free(p); }
+API void *__libc_malloc(size_t n) { return hak_api_malloc(n); }
+API void __libc_free(void *p) { hak_api_free(p); }
 API void *__libc_calloc(size_t n, size_t size) { return hak_calloc(n, size); }
 API void *__libc_realloc(void *p, size_t n) { return hak_realloc(p, n); }
 API void *__libc_memalign(size_t align, size_t size) { return memalign(align, size); }

@@ -1,27 +1,29 @@
-/* init.c — one-time setup, the config snapshot's application, fork handlers. */
-#include "init.h"
+/* init.c — one-time setup: the config snapshot, every layer's init in
+ * order (each registers what it owns), the boxes' gates, fork handlers. */
+#include "api/init.h"
 
 #include <pthread.h>
 #include <sched.h>
 #include <unistd.h>
 
+#include "backend/huge.h"
+#include "backend/slabmap.h"
+#include "backend/superslab.h"
+#include "base/diag.h"
 #include "box/debug_box.h"
-#include "box/env_box.h"
 #include "box/prewarm_box.h"
 #include "box/release_box.h"
 #include "box/secure_box.h"
+#include "box/stats_box.h"
 #include "box/thp_box.h"
 #include "box/verbose_box.h"
-#include "box/stats_box.h"
-#include "box/superslab_box.h"
+#include "config/config.h"
 #include "front/size_class.h"
-#include "heap.h"
-#include "huge.h"
-#include "slabmap.h"
+#include "heap/heap.h"
 
 extern char **environ;
 
-#include "override.h"
+#include "api/override.h"
 #if HAKMEM_OVERRIDE
 #include <stdlib.h>
 /* A static link pulls init.o whenever hakmem is used at all; this reference
@@ -30,19 +32,19 @@ extern char **environ;
 __attribute__((used)) static void *(*const hak_keep_override)(size_t) = malloc;
 #endif
 
-HAK_HIDDEN int hak_initialized;
-static _Atomic int init_state;       /* 0 none, 1 running, 2 done */
-static int env_was_missing;
+HAK_HIDDEN hak_init_state_t hak_init_state;
 
-/* Copy the snapshot into the boxes' gates. */
+/* Copy the snapshot into the boxes' gates and the layers' settings. */
 static void apply_config(void) {
+    hak_base.abort_on_error = HAK_CFG(ON_ERROR) == 1;
     hak_stats_configure();
     hak_release_configure();
     hak_thp_configure();
     hak_prewarm_configure();
     hak_debug_configure();
     hak_secure_configure();
-    hak_front_bypass = hak_stats_mode != 0 || hak_guard_on();
+    hak_heaps_hooks.bypass = hak_stats_on() || hak_guard_on();
+    hak_heaps_hooks.checked = hak_guard_on();
     hak_verbose_configure();
 }
 
@@ -65,18 +67,22 @@ static void fork_child(void) {
 
 void hak_init_slow(void) {
     int expect = 0;
-    if (!atomic_compare_exchange_strong(&init_state, &expect, 1)) {
-        while (atomic_load(&init_state) != 2) sched_yield();
+    if (!atomic_compare_exchange_strong(&hak_init_state.phase, &expect, 1)) {
+        while (atomic_load(&hak_init_state.phase) != 2) sched_yield();
         return;
     }
-    env_was_missing = environ == NULL;
+    hak_random_seed();
+    hak_init_state.env_was_missing = environ == NULL;
     hak_config_load(environ);
     apply_config();
-    hak_size_classes_init();   /* after the secure box's gate: redzones are geometry */
+    hak_secure_redzone_init(hak_guard_on());   /* before the classes: redzones are geometry */
+    hak_size_classes_init();
     hak_slabmap_init();        /* before any heap: fronts copy it */
+    hak_superslab_init();
+    hak_huge_init();
     hak_heaps_init();
-    atomic_store(&init_state, 2);
-    __atomic_store_n(&hak_initialized, 1, __ATOMIC_RELEASE);
+    atomic_store(&hak_init_state.phase, 2);
+    __atomic_store_n(&hak_init_state.done, 1, __ATOMIC_RELEASE);
     /* May allocate inside glibc; initialisation is complete by now. */
     pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
@@ -86,11 +92,11 @@ void hak_init_slow(void) {
  * then, keeps the defaults.) */
 __attribute__((constructor)) static void hak_ctor(void) {
     hak_ensure_init();
-    if (env_was_missing && environ) {
-        env_was_missing = 0;
+    if (hak_init_state.env_was_missing && environ) {
+        hak_init_state.env_was_missing = 0;
         hak_config_load(environ);
         apply_config();
-        if (hak_tls_heap) hak_tls_front = hak_front_bypass ? &hak_empty_front : &hak_tls_heap->front;
+        hak_heap_front_reset();
     }
 }
 

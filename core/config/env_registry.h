@@ -7,7 +7,7 @@
  *            STRING (free text, not interpreted by the library)
  *   DEFAULT  the value when neither the profile nor the environment sets it
  *   BOX      the box the variable belongs to (docs/ENV.md groups by it)
- * Profiles override defaults (core/bench_profile.h); the environment wins
+ * Profiles override defaults (core/config/bench_profile.h); the environment wins
  * over both.  Nothing else in the library knows a variable's name or default.
  * docs/ENV.md is generated from this table (make docs).
  */

@@ -1,13 +1,13 @@
-/* env_box.h — the config snapshot: every HAKMEM_* variable is read once, at
+/* config.h — the config snapshot: every HAKMEM_* variable is read once, at
  * init, from the registry (env_registry.h) and the profile presets
  * (bench_profile.h), without allocating.  No other file reads the
  * environment.  Boxes copy what they need into plain globals (their gates). */
-#ifndef HAKMEM_ENV_BOX_H
-#define HAKMEM_ENV_BOX_H
+#ifndef HAKMEM_CONFIG_H
+#define HAKMEM_CONFIG_H
 
-#include "internal.h"
-#include "box/env_registry.h"
-#include "bench_profile.h"
+#include "base/base.h"
+#include "config/bench_profile.h"
+#include "config/env_registry.h"
 
 typedef enum {
 #define HAK_VAR_ENUM(ID, ...) HAK_VAR_##ID,

@@ -1,16 +1,17 @@
-/* os_box.h — every call hakmem makes to the OS for memory goes through here,
+/* os.h — every call hakmem makes to the OS for memory goes through here,
  * so each is counted (HAKMEM_STATS reports OS calls per operation); so does
  * the one question it asks the OS about a thread (hak_os_thread_in_syscall).
- * Not switchable: it is the only way memory enters or leaves. */
-#ifndef HAKMEM_OS_BOX_H
-#define HAKMEM_OS_BOX_H
+ * The bottom of the backend: the only way memory enters or leaves. */
+#ifndef HAKMEM_OS_H
+#define HAKMEM_OS_H
 
-#include "internal.h"
+#include "base/base.h"
 
 typedef struct hak_os_counters {
     _Atomic uint64_t mmap, munmap, madvise, mremap, mprotect;
     _Atomic uint64_t probes;         /* hak_os_thread_in_syscall (three calls each) */
     _Atomic uint64_t bytes_mapped;   /* currently mapped, all kinds */
+    _Atomic long fail_countdown;     /* hak_os_fail_next */
 } hak_os_counters_t;
 
 extern HAK_HIDDEN hak_os_counters_t hak_os;

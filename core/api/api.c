@@ -1,0 +1,128 @@
+/* api.c — the prefixed API (hak_malloc, ...) and the slow functions behind
+ * every exported entry point: lazy init, the boxes that see every
+ * operation (debug), then the front's dispatch.  The standard names are in
+ * override.c, the C++ operators in cxx_new.c, the reports in info.c. */
+#include "api/api.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "api/init.h"
+#include "backend/huge.h"
+#include "backend/os.h"
+#include "backend/resolve.h"
+#include "base/diag.h"
+#include "box/debug_box.h"
+#include "box/stats_box.h"
+#include "config/config.h"
+#include "front/front.h"
+#include "hakmem.h"
+
+HAK_NOINLINE void *hak_alloc_slow(size_t n) {
+    /* The common ways here first, kept short: a small request above the
+     * fast path's table, or an empty cache, on a thread whose front is on
+     * (so no box wants to see this call, and init is done). */
+    hak_heap_t *h = hak_tls_heap;
+    if (HAK_LIKELY(h && hak_tls_front == &h->front && n <= HAK_SMALL_MAX - hak_redzone))
+        return hak_front_alloc_class(hak_class_of(hak_block_need(n)));
+    hak_ensure_init();
+    if (HAK_UNLIKELY(hak_guard_on())) return hak_guard_alloc(n, 0, false);
+    bool fresh;
+    return hak_front_alloc_raw(n, &fresh);
+}
+
+HAK_NOINLINE void hak_free_slow(void *p) {
+    if (!p) return;
+    if (HAK_UNLIKELY(hak_guard_on())) { hak_guard_free(p); return; }
+    hak_front_free_raw(p);
+}
+
+void *hak_malloc(size_t n) { return hak_api_malloc(n); }
+
+void hak_free(void *p) { hak_api_free(p); }
+
+void *hak_calloc(size_t n, size_t size) {
+    size_t total;
+    if (__builtin_mul_overflow(n, size, &total)) { errno = ENOMEM; return NULL; }
+    if (HAK_UNLIKELY(hak_guard_on())) return hak_guard_alloc(total, 0, true);
+    if (total <= HAK_SMALL_MAX) {
+        void *p = hak_api_malloc(total);
+        if (p) memset(p, 0, total);
+        return p;
+    }
+    hak_ensure_init();
+    bool fresh = false;
+    void *p = hak_front_alloc_raw(total, &fresh);
+    if (p && !fresh) memset(p, 0, total);   /* fresh pages are zero already */
+    return p;
+}
+
+size_t hak_usable_size(const void *p) {
+    if (!p) return 0;
+    if (HAK_UNLIKELY(hak_guard_on())) return hak_guard_usable(p);
+    hak_ptr_t r = hak_resolve(p);
+    if (HAK_LIKELY(hak_ptr_is_block(&r))) return r.size - hak_redzone;
+    hak_report(r.kind == HAK_PTR_FOREIGN ? HAK_ERR_FOREIGN_USABLE : HAK_ERR_INVALID_USABLE, p, NULL, HAK_NO_NUMBER);
+    return 0;
+}
+
+int hak_owns(const void *p) { return p && hak_segmap_lookup(p) != NULL; }
+
+void *hak_realloc(void *p, size_t n) {
+    if (!p) return hak_api_malloc(n);
+    if (HAK_UNLIKELY(hak_guard_on()) && n) return hak_guard_realloc(p, n);
+    hak_ptr_t r = hak_resolve(p);
+    size_t old = r.size - hak_redzone;
+    /* The block still fits and wastes at most half of it: keep it. */
+    if (HAK_LIKELY(hak_ptr_is_block(&r)) && n <= old && n >= old / 2) return p;
+    if (n == 0) { hak_api_free(p); return NULL; }
+    if (!hak_ptr_is_block(&r)) {   /* never copy from what is not a block */
+        hak_report(r.kind == HAK_PTR_FOREIGN ? HAK_ERR_FOREIGN_REALLOC : HAK_ERR_INVALID_REALLOC, p, NULL, HAK_NO_NUMBER);
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (n > (size_t)PTRDIFF_MAX) { errno = ENOMEM; return NULL; }
+    if (r.kind == HAK_PTR_HUGE && hak_block_need(n) > HAK_LARGE_MAX) {
+        /* Huge to huge: the mapping moves or grows, its pages are not copied. */
+        if (hak_redzone) hak_redzone_check(p, (uint8_t *)p + r.size);
+        void *q = hak_huge_realloc(r.ss, hak_block_need(n));
+        if (!q) return NULL;
+        hak_ptr_t rq = hak_resolve(q);
+        if (hak_redzone) hak_redzone_set((uint8_t *)q + rq.size);
+        if (hak_stats_on()) hak_stats_bytes((int64_t)rq.size - (int64_t)r.size);
+        return q;
+    }
+    void *q = hak_api_malloc(n);
+    if (!q) return NULL;
+    memcpy(q, p, n < old ? n : old);
+    hak_api_free(p);
+    return q;
+}
+
+void *hak_aligned_alloc(size_t align, size_t size) {
+    if (align == 0 || (align & (align - 1))) { errno = EINVAL; return NULL; }
+    void *p;
+    if (HAK_LIKELY(hak_front_pop_aligned(align, size, &p))) return p;
+    hak_ensure_init();
+    if (HAK_UNLIKELY(hak_guard_on())) return hak_guard_alloc(size, align, false);
+    if (align <= 16) return hak_api_malloc(size < 16 && align == 16 ? 16 : size);
+    return hak_front_alloc_aligned_raw(align, size);
+}
+
+int hak_trim(void) {
+    hak_ensure_init();
+    uint64_t mapped = atomic_load(&hak_os.bytes_mapped), advised = atomic_load(&hak_os.madvise);
+    hak_heap_t *h = hak_tls_heap;
+    if (h) hak_heap_trim(h);
+    hak_heaps_trim_others(h);
+    hak_superslab_pool_trim();
+    hak_huge_cache_trim();
+    return atomic_load(&hak_os.bytes_mapped) < mapped || atomic_load(&hak_os.madvise) > advised;
+}
+
+void hak_config_print(int fd) {
+    hak_ensure_init();
+    hak_config_write(fd);
+}
+
+int hak_heap_check(void) { return hak_guard_on() ? hak_guard_check_heap() : 0; }

@@ -1,0 +1,161 @@
+/* info.c — what hakmem reports about itself: hak_stats_get (mallinfo and
+ * malloc_stats build on it), the text and JSON report, and the report at
+ * exit when HAKMEM_STATS asks for it.  The counts come from what the slow
+ * paths always keep (heaps, backend, OS calls), and, while the stats box is
+ * on, its exact per-operation counters. */
+#include <string.h>
+#include <sys/resource.h>
+
+#include "api/init.h"
+#include "backend/backend.h"
+#include "backend/os.h"
+#include "base/diag.h"
+#include "box/stats_box.h"
+#include "hakmem.h"
+#include "heap/heap.h"
+
+static uint64_t peak_rss_kib(void) {
+    struct rusage ru;
+    return getrusage(RUSAGE_SELF, &ru) == 0 ? (uint64_t)ru.ru_maxrss : 0;
+}
+
+int hak_stats_get(hak_stats_t *out) {
+    if (!out) return -1;
+    hak_heaps_totals_t t;
+    hak_heaps_totals(&t);
+    hak_stats_counts_t box;
+    hak_stats_read(&box);
+    memset(out, 0, sizeof *out);
+    for (unsigned c = 0; c < HAK_NCLASSES; c++) {
+        out->allocs += t.cls[c].allocs;
+        out->frees += t.cls[c].frees;
+    }
+    out->allocs += box.large_allocs + box.huge_allocs;
+    out->frees += box.large_frees + box.huge_frees;
+    uint64_t huge_bytes = atomic_load(&hak_backend.huge_bytes);
+    /* Exact per operation in stats mode; otherwise from the slow paths'
+     * always-on counters: blocks out of their spans, less those in caches. */
+    int64_t in_use = box.bytes_in_use;
+    if (!hak_stats_on()) in_use = (int64_t)(t.out_bytes - t.cached_bytes + t.large_bytes + huge_bytes);
+    out->bytes_in_use = in_use > 0 ? (uint64_t)in_use : 0;
+    out->bytes_in_use_peak = box.bytes_peak > 0 ? (uint64_t)box.bytes_peak : 0;
+    if (out->bytes_in_use_peak < out->bytes_in_use) out->bytes_in_use_peak = out->bytes_in_use;
+    out->huge_bytes = huge_bytes;
+    out->bytes_mapped = atomic_load(&hak_os.bytes_mapped);
+    out->bytes_retained = out->bytes_mapped > out->bytes_in_use ? out->bytes_mapped - out->bytes_in_use : 0;
+    uint64_t pooled;
+    hak_superslab_counts(&out->superslabs_mapped, &out->superslabs_released, &pooled);
+    out->huge_mapped = atomic_load(&hak_backend.huge_blocks);
+    out->remote_frees = t.remote_frees;
+    out->os_mmap = atomic_load(&hak_os.mmap);
+    out->os_munmap = atomic_load(&hak_os.munmap);
+    out->os_madvise = atomic_load(&hak_os.madvise);
+    out->os_mremap = atomic_load(&hak_os.mremap);
+    out->peak_rss_kib = peak_rss_kib();
+    return 0;
+}
+
+static void kv(hak_line_t *l, const char *key, uint64_t v, bool json, bool *first) {
+    if (json) {
+        hak_line_str(l, *first ? "\"" : ",\"");
+        hak_line_str(l, key);
+        hak_line_str(l, "\":");
+    } else {
+        hak_line_str(l, "  ");
+        hak_line_str(l, key);
+        hak_line_str(l, " ");
+    }
+    hak_line_u64(l, v);
+    *first = false;
+}
+
+/* Flush the line builder when nearly full (JSON stays one line). */
+static void spill(hak_line_t *l, int fd) {
+    if (l->len > sizeof(l->buf) - 160) { hak_line_write(l, fd); l->len = 0; }
+}
+
+void hak_stats_print(int fd, int json) {
+    hak_ensure_init();
+    hak_stats_t t;
+    hak_stats_get(&t);
+    hak_heaps_totals_t s;
+    hak_heaps_totals(&s);
+    hak_stats_counts_t box;
+    hak_stats_read(&box);
+    uint64_t pooled, mapped, released;
+    hak_superslab_counts(&mapped, &released, &pooled);
+    uint64_t ops = t.allocs + t.frees;
+    uint64_t mprotects = atomic_load(&hak_os.mprotect);
+    uint64_t oscalls = t.os_mmap + t.os_munmap + t.os_madvise + t.os_mremap + mprotects;
+    hak_line_t l = {.len = 0};
+    bool first = true;
+    if (json) hak_line_str(&l, "{\"hakmem_stats\":{");
+    else hak_line_str(&l, "hakmem: stats\n");
+    kv(&l, "allocs", t.allocs, json, &first);
+    kv(&l, "frees", t.frees, json, &first);
+    kv(&l, "remote_frees", t.remote_frees, json, &first);
+    kv(&l, "bytes_in_use", t.bytes_in_use, json, &first);
+    kv(&l, "bytes_in_use_peak", t.bytes_in_use_peak, json, &first);
+    kv(&l, "bytes_mapped", t.bytes_mapped, json, &first);
+    kv(&l, "bytes_cached", s.cached_bytes, json, &first);
+    kv(&l, "superslabs_mapped", mapped, json, &first);
+    kv(&l, "superslabs_retained", pooled, json, &first);
+    kv(&l, "superslabs_released", released, json, &first);
+    kv(&l, "huge_mapped", t.huge_mapped, json, &first);
+    if (!json) { hak_line_str(&l, "\n"); }
+    spill(&l, fd);
+    kv(&l, "large_allocs", box.large_allocs, json, &first);
+    kv(&l, "huge_allocs", box.huge_allocs, json, &first);
+    kv(&l, "os_mmap", t.os_mmap, json, &first);
+    kv(&l, "os_munmap", t.os_munmap, json, &first);
+    kv(&l, "os_madvise", t.os_madvise, json, &first);
+    kv(&l, "os_mremap", t.os_mremap, json, &first);
+    kv(&l, "os_mprotect", mprotects, json, &first);
+    kv(&l, "os_thread_probes", atomic_load(&hak_os.probes), json, &first);
+    kv(&l, "peak_rss_kib", t.peak_rss_kib, json, &first);
+    if (!json) hak_line_str(&l, "\n");
+    /* OS calls per operation, in millionths (the syscall budget). */
+    uint64_t per_op_e9 = ops ? oscalls * 1000000000ull / ops : 0;
+    if (json) { hak_line_str(&l, ",\"os_calls_per_op\":"); }
+    else hak_line_str(&l, "  os_calls_per_op ");
+    hak_line_fixed(&l, per_op_e9, 9);
+    hak_line_str(&l, json ? ",\"classes\":[" : "\n  class  size     allocs      frees       hits     misses    refills    flushes\n");
+    spill(&l, fd);
+    bool firstc = true;
+    for (unsigned c = 0; c < HAK_NCLASSES; c++) {
+        const hak_class_stats_t *cs = &s.cls[c];
+        if (!cs->allocs && !cs->frees && !cs->refills) continue;
+        if (json) {
+            bool f = true;
+            hak_line_str(&l, firstc ? "{" : ",{");
+            kv(&l, "class", c, true, &f);
+            kv(&l, "size", hak_class_block(c), true, &f);
+            kv(&l, "allocs", cs->allocs, true, &f);
+            kv(&l, "frees", cs->frees, true, &f);
+            kv(&l, "hits", cs->hits, true, &f);
+            kv(&l, "misses", cs->misses, true, &f);
+            kv(&l, "refills", cs->refills, true, &f);
+            kv(&l, "flushes", cs->flushes, true, &f);
+            hak_line_str(&l, "}");
+        } else {
+            const uint64_t cols[] = {c, hak_class_block(c), cs->allocs, cs->frees, cs->hits, cs->misses, cs->refills, cs->flushes};
+            const unsigned width[] = {7, 6, 11, 11, 11, 11, 11, 11};
+            for (unsigned i = 0; i < 8; i++) {
+                hak_line_t num = {.len = 0};
+                hak_line_u64(&num, cols[i]);
+                for (size_t pad = num.len; pad < width[i]; pad++) hak_line_str(&l, " ");
+                num.buf[num.len] = 0;
+                hak_line_str(&l, num.buf);
+            }
+            hak_line_str(&l, "\n");
+        }
+        firstc = false;
+        spill(&l, fd);
+    }
+    hak_line_str(&l, json ? "]}}\n" : "");
+    hak_line_write(&l, fd);
+}
+
+__attribute__((destructor)) static void stats_at_exit(void) {
+    if (hak_stats_on()) hak_stats_print(2, hak_stats_mode == 2);
+}

@@ -1,0 +1,32 @@
+/* segmap.h — the segment map (the design card's name): one byte per 2 MiB
+ * of the 47-bit address space, that is per possible superslab, says
+ * whether hakmem owns it.  0: not ours.  1: a superslab header starts
+ * here.  v >= 2: the (v-1)-th superslab of a huge mapping after its header
+ * (255: at least 254 after; step back and look again).  free() and friends
+ * consult it before touching any header, so a pointer hakmem does not own
+ * is never dereferenced.  The map is zero-filled .bss: untouched parts cost
+ * no memory. */
+#ifndef HAKMEM_SEGMAP_H
+#define HAKMEM_SEGMAP_H
+
+#include "backend/superslab.h"
+
+#define HAK_SEGMAP_ENTRIES ((size_t)1 << (HAK_ADDR_BITS - HAK_SUPERSLAB_SHIFT))
+
+extern HAK_HIDDEN _Atomic uint8_t hak_segmap[HAK_SEGMAP_ENTRIES];
+
+/* The value for address a (0 outside user space). */
+HAK_INLINE unsigned hak_segmap_get(uintptr_t a) {
+    if (HAK_UNLIKELY(a >> HAK_ADDR_BITS)) return 0;
+    return atomic_load_explicit(&hak_segmap[a >> HAK_SUPERSLAB_SHIFT], memory_order_relaxed);
+}
+
+/* Mark [base, base+size) as ours: one superslab header at base, followed
+ * by size / 2 MiB - 1 superslabs of its mapping (base 2 MiB aligned). */
+HAK_HIDDEN void hak_segmap_set(uintptr_t base, size_t size);
+HAK_HIDDEN void hak_segmap_clear(uintptr_t base, size_t size);
+/* The header of the superslab or huge mapping holding p, or NULL if hakmem
+ * does not own p. */
+HAK_HIDDEN hak_superslab_t *hak_segmap_lookup(const void *p);
+
+#endif
