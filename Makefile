@@ -37,7 +37,7 @@ LIB_SRC := $(wildcard core/api/*.c core/front/*.c core/heap/*.c core/backend/*.c
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 SONAME  := libhakmem.so.$(VERSION_MAJOR)
 
-.PHONY: all clean test bench docs
+.PHONY: all clean test bench docs print-switchable-boxes
 all: $(BUILD)/libhakmem.so $(BUILD)/libhakmem.a
 
 # Rebuild everything when the flags change (e.g. BOXES=none after a default build).
@@ -76,6 +76,9 @@ $(BUILD)/libhakmem.a: $(ARCHIVE_OBJ)
 -include tests/reliability.mk
 -include bench/bench.mk
 -include scripts/install.mk
+
+print-switchable-boxes:
+	@echo $(SWITCHABLE_BOXES)
 
 # docs/ENV.md is generated from the registry (core/config/env_registry.h).
 $(BUILD)/gen_env_doc: scripts/gen_env_doc.c $(BUILD)/libhakmem.a

@@ -1,4 +1,4 @@
-/* Unit: taking an idle thread's caches (core/heap.c, "idle caches").
+/* Unit: taking an idle thread's caches (core/heap/reclaim.c, "idle caches").
  *
  * - reconcile: a thread fills a cache and waits in read(2); the main
  *   thread trims, which takes all but the cache's top block.  Then, playing

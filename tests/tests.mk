@@ -7,6 +7,9 @@
 #                    "N passed, N failed")
 #   make test-core   the fast subset: unit tests and the single-threaded API
 #                    tests, no real programs, no bench-smoke
+#   make check-layers  includes and symbols go one way (scripts/check_layers.py)
+#   make check-boxes   each box compiled out is gone and the rest works
+#                      (scripts/check_boxes.sh)
 #
 # tests/test_unit_*.c  white-box tests: linked statically with libhakmem.a, -Icore
 # tests/test_*.c       black-box tests: linked with -lhakmem (the shared library)
@@ -30,7 +33,7 @@ TEST_CORE_NAMES := test_api test_align test_realloc test_calloc test_foreign tes
 TEST_CORE_BINS  := $(filter $(BUILD)/tests/test_unit_%,$(TEST_BINS)) \
                    $(filter $(TEST_CORE_NAMES:%=$(BUILD)/tests/%),$(TEST_BINS))
 
-.PHONY: test test-core test-build ensure-cmocka
+.PHONY: test test-core test-build ensure-cmocka check-layers check-boxes
 
 ensure-cmocka:
 	@scripts/ensure_cmocka.sh
@@ -51,9 +54,17 @@ $(BUILD)/tests/test_%: tests/test_%.cc tests/test_common.h $(BUILD)/libhakmem.so
 
 test-build: $(BUILD)/libhakmem.so $(BUILD)/libhakmem.a $(TEST_BINS)
 
+check-layers: $(BUILD)/libhakmem.so
+	@python3 scripts/check_layers.py $(BUILD)
+
+check-boxes: $(BUILD)/libhakmem.so $(BUILD)/bench/bench_random_mixed $(BUILD)/bench/bench_random_mixed_mt
+	@BUILD='$(BUILD)' MAKE='$(MAKE)' scripts/check_boxes.sh
+
 # Run the tests even if some fail, then bench-smoke; fail if either failed.
 test: ensure-cmocka $(BUILD)/libhakmem.so $(BUILD)/libhakmem.a $(TEST_BINS)
 	@rc=0; \
+	$(MAKE) --no-print-directory check-layers || rc=1; \
+	$(MAKE) --no-print-directory check-boxes || rc=1; \
 	$(MAKE) --no-print-directory bench-smoke || rc=1; \
 	BUILD='$(BUILD)' scripts/test_install.sh || rc=1; \
 	BUILD='$(BUILD)' scripts/run_tests.sh || rc=1; \
