@@ -85,8 +85,7 @@ void hak_stats_print(int fd, int json) {
     uint64_t pooled, mapped, released;
     hak_superslab_counts(&mapped, &released, &pooled);
     uint64_t ops = t.allocs + t.frees;
-    uint64_t mprotects = atomic_load(&hak_os.mprotect);
-    uint64_t oscalls = t.os_mmap + t.os_munmap + t.os_madvise + t.os_mremap + mprotects;
+    uint64_t oscalls = t.os_mmap + t.os_munmap + t.os_madvise + t.os_mremap;
     hak_line_t l = {.len = 0};
     bool first = true;
     if (json) hak_line_str(&l, "{\"hakmem_stats\":{");
@@ -110,7 +109,6 @@ void hak_stats_print(int fd, int json) {
     kv(&l, "os_munmap", t.os_munmap, json, &first);
     kv(&l, "os_madvise", t.os_madvise, json, &first);
     kv(&l, "os_mremap", t.os_mremap, json, &first);
-    kv(&l, "os_mprotect", mprotects, json, &first);
     kv(&l, "os_thread_probes", atomic_load(&hak_os.probes), json, &first);
     kv(&l, "peak_rss_kib", t.peak_rss_kib, json, &first);
     if (!json) hak_line_str(&l, "\n");

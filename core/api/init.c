@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include "backend/huge.h"
-#include "backend/slabmap.h"
 #include "backend/superslab.h"
 #include "base/diag.h"
 #include "box/debug_box.h"
@@ -77,10 +76,9 @@ void hak_init_slow(void) {
     apply_config();
     hak_secure_redzone_init(hak_guard_on());   /* before the classes: redzones are geometry */
     hak_size_classes_init();
-    hak_slabmap_init();        /* before any heap: fronts copy it */
     hak_superslab_init();
     hak_huge_init();
-    hak_heaps_init();
+    hak_heaps_init();          /* registers with the slab map: before any heap */
     atomic_store(&hak_init_state.phase, 2);
     __atomic_store_n(&hak_init_state.done, 1, __ATOMIC_RELEASE);
     /* May allocate inside glibc; initialisation is complete by now. */

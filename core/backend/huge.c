@@ -61,7 +61,7 @@ static hak_superslab_t *mapping_split(hak_superslab_t *r, size_t off) {
     huge_header_init(t, r->map_size - off, HAK_PAGE);
     t->kind = HAK_SS_HUGE_CACHED;
     t->purge_at = r->purge_at;
-    hak_segmap_set((uintptr_t)t, t->map_size);
+    (void)hak_segmap_set((uintptr_t)t, t->map_size);   /* windows made when r was marked: cannot fail */
     r->map_size = off;
     return t;
 }
@@ -220,7 +220,11 @@ void *hak_huge_alloc(size_t size, size_t align, bool *fresh) {
             if (!r) { errno = ENOMEM; return NULL; }
         }
         if (map_align == HAK_SUPERSLAB_SIZE && cache_gather(r, map_size)) *fresh = false;
-        hak_segmap_set((uintptr_t)r, map_size);
+        if (!hak_segmap_set((uintptr_t)r, map_size)) {   /* the map could not say it is ours */
+            hak_os_unmap(r, map_size);
+            errno = ENOMEM;
+            return NULL;
+        }
         hak_thp_advise(r, map_size);
     }
     huge_header_init(r, map_size, data_off);
@@ -261,18 +265,28 @@ static void *huge_realloc_impl(hak_superslab_t *r, size_t size) {
     }
     /* Grow in place when the address space after us is free... */
     if (hak_os_remap_inplace(r, old_map, new_map) == 0) {
-        r->map_size = new_map;
-        hak_segmap_set((uintptr_t)r, new_map);
-        return hak_huge_block(r);
+        if (hak_segmap_set((uintptr_t)r, new_map)) {
+            r->map_size = new_map;
+            return hak_huge_block(r);
+        }
+        hak_os_remap_inplace(r, new_map, old_map);   /* the map could not say it is ours: back */
+        errno = ENOMEM;
+        return NULL;
     }
-    /* ...else reserve an aligned range and move the pages there. */
+    /* ...else reserve an aligned range and move the pages there.  The map
+     * says dst is ours first: its header page reads as no kind (zero) until
+     * the move, and nobody holds a pointer into it yet. */
     void *dst = hak_os_map_aligned(new_map, HAK_SUPERSLAB_SIZE);
     if (!dst) { errno = ENOMEM; return NULL; }
+    if (!hak_segmap_set((uintptr_t)dst, new_map)) {
+        hak_os_unmap(dst, new_map);
+        errno = ENOMEM;
+        return NULL;
+    }
     hak_segmap_clear((uintptr_t)r, old_map);
     move_pages(r, old_map, dst);
     r = dst;
     r->map_size = new_map;
-    hak_segmap_set((uintptr_t)r, new_map);
     return hak_huge_block(r);
 }
 

@@ -1,5 +1,5 @@
-/* os.c — counted wrappers around mmap, munmap, madvise, mprotect and
- * mremap, and the thread-state probe. */
+/* os.c — counted wrappers around mmap, munmap, madvise and mremap, and the
+ * thread-state probe. */
 #include "backend/os.h"
 
 #include "box/verbose_box.h"
@@ -63,25 +63,24 @@ fail:
     return NULL;
 }
 
-void *hak_os_reserve(size_t size) {
+void *hak_os_reserve_rw(size_t size) {
     int saved = errno;
     atomic_fetch_add_explicit(&hak_os.mmap, 1, memory_order_relaxed);
-    void *p = mmap(NULL, size, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED) { errno = saved; return NULL; }
     /* Out of core dumps: a dump piped to a handler (systemd-coredump,
-     * apport) would otherwise carry gigabytes of zeros. */
+     * apport) would otherwise carry its zeros. */
     atomic_fetch_add_explicit(&hak_os.madvise, 1, memory_order_relaxed);
     madvise(p, size, MADV_DONTDUMP);
     errno = saved;
     return p;
 }
 
-int hak_os_protect_rw(void *p, size_t len) {
+void hak_os_unreserve(void *p, size_t size) {
     int saved = errno;
-    atomic_fetch_add_explicit(&hak_os.mprotect, 1, memory_order_relaxed);
-    int rc = mprotect(p, len, PROT_READ | PROT_WRITE);
+    atomic_fetch_add_explicit(&hak_os.munmap, 1, memory_order_relaxed);
+    munmap(p, size);
     errno = saved;
-    return rc;
 }
 
 int hak_os_advise(void *p, size_t size, int advice) {

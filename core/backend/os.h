@@ -8,7 +8,7 @@
 #include "base/base.h"
 
 typedef struct hak_os_counters {
-    _Atomic uint64_t mmap, munmap, madvise, mremap, mprotect;
+    _Atomic uint64_t mmap, munmap, madvise, mremap;
     _Atomic uint64_t probes;         /* hak_os_thread_in_syscall (three calls each) */
     _Atomic uint64_t bytes_mapped;   /* currently mapped, all kinds */
     _Atomic long fail_countdown;     /* hak_os_fail_next */
@@ -20,13 +20,12 @@ extern HAK_HIDDEN hak_os_counters_t hak_os;
  * >= the page).  NULL when the OS refuses. */
 HAK_HIDDEN void *hak_os_map_aligned(size_t size, size_t align);
 HAK_HIDDEN void hak_os_unmap(void *p, size_t size);
-/* Reserve size bytes of address space that read as zero: read-only, with
- * no commit charge, left out of core dumps (metadata such as the slab map;
- * not in bytes_mapped).  NULL when the OS refuses.  Never subject to
- * hak_os_fail_next. */
-HAK_HIDDEN void *hak_os_reserve(size_t size);
-/* Make [p, p+len) of a reservation writable; 0 on success. */
-HAK_HIDDEN int hak_os_protect_rw(void *p, size_t len);
+/* Metadata that reads as zero until written (the maps' tables): size bytes,
+ * writable, with no commit charge where the kernel allows it, left out of
+ * core dumps, not in bytes_mapped.  NULL when the OS refuses.  Never
+ * subject to hak_os_fail_next. */
+HAK_HIDDEN void *hak_os_reserve_rw(size_t size);
+HAK_HIDDEN void hak_os_unreserve(void *p, size_t size);
 /* madvise, counted: gives pages back (MADV_DONTNEED, MADV_FREE) or asks for
  * huge pages (MADV_HUGEPAGE); returns 0 on success, errno untouched. */
 HAK_HIDDEN int hak_os_advise(void *p, size_t size, int advice);

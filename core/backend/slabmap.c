@@ -1,48 +1,56 @@
-/* slabmap.c — reserving the slab map, opening its pages, writing entries. */
+/* slabmap.c — the slab map's windows: giving one its table, writing
+ * entries. */
 #include "backend/slabmap.h"
-
-#include <sys/mman.h>
 
 #include "backend/os.h"
 #include "box/verbose_box.h"
 
-#define MAP_BYTES (HAK_SLABMAP_ENTRIES * sizeof(uint16_t))
-#define MAP_PAGES (MAP_BYTES / HAK_PAGE)
+#define TABLE_BYTES (HAK_SLABMAP_WINDOW_ENTRIES * sizeof(uint64_t))
 
-HAK_HIDDEN const uint16_t hak_slabmap_none[1];
+HAK_HIDDEN uint64_t hak_slabmap_zero[HAK_SLABMAP_WINDOW_ENTRIES];
+
 static struct {
-    uint16_t *map;                               /* NULL until reserved */
-    _Atomic uint64_t page_open[MAP_PAGES / 64];  /* writable pages of map */
-} slabmap;
+    /* The first level: what fronts copy (biased pointers, as in a front). */
+    const uint64_t *_Atomic level1[HAK_SLABMAP_WINDOWS];
+    hak_slabmap_window_fn_t opened;
+    bool refuse;                           /* hak_slabmap_refuse_tables */
+} slabmap = {.level1 = {HAK_SLABMAP_ZERO_LEVEL1}};
 
-const uint16_t *hak_slabmap_base(void) { return slabmap.map ? slabmap.map : hak_slabmap_none; }
-uint64_t hak_slabmap_mask(void) { return slabmap.map ? HAK_SLABMAP_ENTRIES - 1 : 0; }
+void hak_slabmap_init(hak_slabmap_window_fn_t opened) { slabmap.opened = opened; }
 
-void hak_slabmap_init(void) {
-    slabmap.map = hak_os_reserve(MAP_BYTES);
-    if (!slabmap.map) hak_verbose_event("no slab map (the OS refused its reservation): every free takes the slow path; bytes", MAP_BYTES);
+void hak_slabmap_refuse_tables(bool refuse) { slabmap.refuse = refuse; }
+
+void hak_slabmap_copy(const uint64_t **level1) {
+    for (size_t w = 0; w < HAK_SLABMAP_WINDOWS; w++)
+        level1[w] = atomic_load_explicit(&slabmap.level1[w], memory_order_acquire);
 }
 
-static size_t page_of(uintptr_t a) { return ((a >> HAK_SLAB_SHIFT) * sizeof(uint16_t)) / HAK_PAGE; }
-
-static bool page_is_open(size_t pg) {
-    return atomic_load_explicit(&slabmap.page_open[pg / 64], memory_order_acquire) >> (pg % 64) & 1;
+static bool window_open(size_t w) {
+    return atomic_load_explicit(&slabmap.level1[w], memory_order_acquire) != HAK_SLABMAP_BIASED(hak_slabmap_zero, w);
 }
 
 bool hak_slabmap_open(uintptr_t base) {
-    if (!slabmap.map || (base >> HAK_ADDR_BITS)) return false;
-    size_t pg = page_of(base);   /* a superslab's 32 entries never straddle a page */
-    if (page_is_open(pg)) return true;
-    /* Two threads may open one page at once: both calls succeed. */
-    if (hak_os_protect_rw((uint8_t *)slabmap.map + pg * HAK_PAGE, HAK_PAGE) != 0) {
-        hak_verbose_event("slab map page refused by the OS: these superslabs' frees take the slow path; page", pg);
+    size_t w = base >> HAK_SLABMAP_WINDOW_SHIFT;
+    if (w >= HAK_SLABMAP_WINDOWS) return false;
+    if (HAK_LIKELY(window_open(w))) return true;
+    uint64_t *t = slabmap.refuse ? NULL : hak_os_reserve_rw(TABLE_BYTES);
+    if (!t) {
+        hak_verbose_event("slab map table refused by the OS: these superslabs' frees take the slow path; window", w);
         return false;
     }
-    atomic_fetch_or_explicit(&slabmap.page_open[pg / 64], 1ull << (pg % 64), memory_order_release);
+    const uint64_t *zero = HAK_SLABMAP_BIASED(hak_slabmap_zero, w), *mine = HAK_SLABMAP_BIASED(t, w);
+    /* Two threads may open one window at once: the first table stays. */
+    if (!atomic_compare_exchange_strong(&slabmap.level1[w], &zero, mine)) {
+        hak_os_unreserve(t, TABLE_BYTES);
+        return true;
+    }
+    if (slabmap.opened) slabmap.opened(w, mine);
     return true;
 }
 
-void hak_slabmap_set(uintptr_t slab, uint16_t value) {
-    if (!slabmap.map || (slab >> HAK_ADDR_BITS) || !page_is_open(page_of(slab))) return;
-    __atomic_store_n(&slabmap.map[slab >> HAK_SLAB_SHIFT], value, __ATOMIC_RELAXED);
+void hak_slabmap_set(uintptr_t slab, uint64_t value) {
+    size_t w = slab >> HAK_SLABMAP_WINDOW_SHIFT;
+    if (w >= HAK_SLABMAP_WINDOWS || !window_open(w)) return;
+    const uint64_t *t = atomic_load_explicit(&slabmap.level1[w], memory_order_relaxed);
+    __atomic_store_n((uint64_t *)&t[slab >> HAK_SLAB_SHIFT], value, __ATOMIC_RELAXED);
 }

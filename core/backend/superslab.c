@@ -123,11 +123,14 @@ static hak_superslab_t *ss_acquire(hak_ss_owner_t *o) {
     } else {
         ss = hak_os_map_aligned(HAK_SUPERSLAB_SIZE, HAK_SUPERSLAB_SIZE);
         if (!ss) return NULL;
+        if (!hak_segmap_set((uintptr_t)ss, HAK_SUPERSLAB_SIZE)) {   /* the map could not say it is ours */
+            hak_os_unmap(ss, HAK_SUPERSLAB_SIZE);
+            return NULL;
+        }
         atomic_fetch_add_explicit(&hak_backend.ss_mapped, 1, memory_order_relaxed);
         hak_thp_advise(ss, HAK_SUPERSLAB_SIZE);
         ss_init(ss, o);
         ss->dirty_mask = 0;
-        hak_segmap_set((uintptr_t)ss, HAK_SUPERSLAB_SIZE);
     }
     hak_list_push(&o->superslabs, &ss->link);
     return ss;

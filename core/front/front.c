@@ -93,6 +93,10 @@ static void free_small(hak_span_t *s, void *p) {
     if (!h) { hak_heap_free_to_owner(NULL, s, p); return; }   /* no heap: hand it to the owner */
     hak_heap_settle(h);
     hak_cache_t *c = &h->front.cache[cls];
+    if (c->top > c->base && c->top[-1] == p) {   /* the fast path's test, made exact */
+        hak_report(HAK_ERR_DOUBLE_FREE, p, "freed twice in a row (it is the block freed last into the thread cache); ignored", HAK_NO_NUMBER);
+        return;
+    }
     if (c->top >= c->end) {
         if (HAK_LIKELY(c->end != c->base)) hak_heap_flush(h, cls, HAK_FLUSH_BATCH);
         else if (hak_heap_cache_open(h, cls, s, p)) goto counted;

@@ -38,12 +38,13 @@ HAK_INLINE bool hak_front_pop_aligned(size_t align, size_t size, void **out) {
 
 /* Push p onto the cache the slab map names for it: the cache of p's class
  * (hak_front_off), or the front's head, which is always full, for anything
- * else (slabmap.h).  false when that cache is full. */
+ * else (slabmap.h).  false when that cache is full, or when p is the block
+ * freed last into it: freed twice in a row, which the slow path reports. */
 HAK_INLINE bool hak_front_push(void *p) {
     hak_front_t *f = hak_tls_front;
-    const uint16_t *map = (const uint16_t *)(const void *)f->head.top;
-    hak_cache_t *c = (hak_cache_t *)((char *)f + hak_slabmap_get(map, f->head.flush_stamp, (uintptr_t)p));
+    hak_cache_t *c = (hak_cache_t *)((char *)f + hak_slabmap_get(f->slabmap, (uintptr_t)p));
     void **top = c->top;
+    if (HAK_UNLIKELY(top[-1] == p)) return false;
     if (HAK_LIKELY(top < c->end)) {
         *top = p;
         c->top = top + 1;

@@ -13,6 +13,7 @@
 #ifndef HAKMEM_HEAP_H
 #define HAKMEM_HEAP_H
 
+#include "backend/slabmap.h"
 #include "backend/superslab.h"
 
 /* Per-class bounded LIFO of free blocks: the unified cache.  Three
@@ -28,17 +29,21 @@ typedef struct hak_cache {
 HAK_INLINE uint32_t hak_cache_count(const hak_cache_t *c) { return (uint32_t)(c->top - c->base); }
 HAK_INLINE uint32_t hak_cache_cap(const hak_cache_t *c) { return (uint32_t)(c->end - c->base); }
 
-/* What the fast paths reach through hak_tls_front: a head, then one cache
- * per class.  The head sits at offset 0, where the slab map sends every
- * block that is not in a small span, and is laid out as a cache that is
- * empty and full at once: top and base both hold the slab map's address,
- * end is NULL.  So free() falls to its slow path without a test of its own
- * (and so does malloc, before init, when its size table is all 0).  The
- * head's flush_stamp holds the map's index mask. */
+/* What the fast paths reach through hak_tls_front: a head, one cache per
+ * class, and the front's copy of the slab map's first level.  The head sits
+ * at offset 0, where the slab map sends every block that is not in a small
+ * span, and is a cache that is empty and full at once: top and base point
+ * just past a slot that holds NULL, end is NULL.  So free() falls to its
+ * slow path without a test of its own (and so does malloc, before init,
+ * when its size table is all 0). */
 typedef struct hak_front {
     hak_cache_t head;
     hak_cache_t cache[HAK_NCLASSES];
+    const uint64_t *slabmap[HAK_SLABMAP_WINDOWS];   /* backend/slabmap.h */
 } hak_front_t;
+/* The slot before the head's top (free reads top[-1]). */
+extern HAK_HIDDEN void *const hak_head_slot[1];
+#define HAK_FRONT_HEAD {.top = (void **)&hak_head_slot[1], .base = (void **)&hak_head_slot[1], .end = NULL, .flush_stamp = 0}
 
 /* Byte offset of class cls's cache in a front: what malloc's size table
  * and the slab map hold, so the fast paths add it without a shift. */

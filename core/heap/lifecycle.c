@@ -14,15 +14,30 @@
 
 __thread hak_front_t *hak_tls_front HAK_TLS = &hak_empty_front;
 __thread hak_heap_t *hak_tls_heap HAK_TLS;
-/* Every cache empty and full at once; its head reads the one-entry map. */
-HAK_HIDDEN hak_front_t hak_empty_front = {.head = {.top = (void **)(void *)hak_slabmap_none, .base = (void **)(void *)hak_slabmap_none}};
+HAK_HIDDEN void *const hak_head_slot[1];
+/* Every cache empty and full at once, like the head, reading the slab
+ * map's table of zeros until the map has windows. */
+HAK_HIDDEN hak_front_t hak_empty_front = {
+    .head = HAK_FRONT_HEAD,
+    .cache = {[0 ... HAK_NCLASSES - 1] = HAK_FRONT_HEAD},
+    .slabmap = {HAK_SLABMAP_ZERO_LEVEL1},
+};
 HAK_HIDDEN hak_heaps_state_t hak_heaps = {.visit_lock = PTHREAD_MUTEX_INITIALIZER};
 HAK_HIDDEN hak_heaps_hooks_t hak_heaps_hooks;
 HAK_HIDDEN hak_class_info_t hak_classes[HAK_NCLASSES];
 
 static void thread_exit(void *h) { hak_heap_thread_exit(h); }
 
+/* A slab-map window got its table: every front's copy of the first level
+ * learns it.  A front that has not yet seen it reads zeros there, which
+ * sends those frees to the slow path: slower, never wrong. */
+static void slabmap_window_opened(size_t w, const uint64_t *biased) {
+    __atomic_store_n(&hak_empty_front.slabmap[w], biased, __ATOMIC_RELAXED);
+    for (hak_heap_t *h = HEAP_FIRST(); h; h = h->all_next) __atomic_store_n(&h->front.slabmap[w], biased, __ATOMIC_RELAXED);
+}
+
 void hak_heaps_init(void) {
+    hak_slabmap_init(slabmap_window_opened);
     pthread_key_create(&hak_heaps.key, thread_exit);
     heaps_reclaim_init();
 }
@@ -67,9 +82,7 @@ static hak_heap_t *heap_create(void) {
     hak_heap_t *h = hak_os_map_aligned(bytes, HAK_PAGE);
     if (!h) return NULL;
     h->size = bytes;
-    h->front.head.top = h->front.head.base = (void **)(void *)hak_slabmap_base();
-    h->front.head.end = NULL;
-    h->front.head.flush_stamp = hak_slabmap_mask();
+    h->front.head = (hak_cache_t)HAK_FRONT_HEAD;
     for (unsigned c = 0; c < HAK_NCLASSES; c++) {
         void **slot = h->slot_store + hak_classes[c].slot_first;
         h->front.cache[c].base = h->front.cache[c].top = slot;
@@ -79,6 +92,9 @@ static hak_heap_t *heap_create(void) {
     atomic_store(&h->state, HAK_HEAP_OWNED);
     hak_heap_t *top = atomic_load(&hak_heaps.all);
     do { h->all_next = top; } while (!atomic_compare_exchange_weak(&hak_heaps.all, &top, h));
+    /* After joining the list: a window opened meanwhile is either in this
+     * copy or written into it by slabmap_window_opened. */
+    hak_slabmap_copy(h->front.slabmap);
     return h;
 }
 
