@@ -6,7 +6,6 @@
 #include "box/secure_box.h"
 #include "config/config.h"
 
-HAK_HIDDEN uint16_t hak_tiny_front_off[HAK_TINY_MAX + 1];
 
 /* Span length: the fewest slabs (up to 8) that leave at most 1/16 of the
  * span as tail waste, so large small classes do not waste half a slab. */
@@ -20,7 +19,7 @@ static uint8_t span_slabs_for(size_t bs) {
 
 void hak_size_classes_init(void) {
     for (size_t n = 0; n <= HAK_TINY_MAX; n++)
-        hak_tiny_front_off[n] = hak_front_off(hak_class_of(hak_block_need(n)));
+        hak_tiny_off[n] = hak_front_off(hak_class_of(hak_block_need(n)));
     for (unsigned c = 0; c < HAK_NCLASSES; c++) {
         size_t bs = hak_class_size(c);
         /* Cache bound: about 32 KiB of blocks per class, 4..128 blocks; the

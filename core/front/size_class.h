@@ -12,12 +12,6 @@
 
 #include "heap/heap.h"
 
-/* The malloc fast path's table: for every tiny request size n, the byte
- * offset of its class's cache in a thread front (hak_front_off; 0, the
- * head, until init).  Indexed by n itself, not by n rounded to 8: two
- * instructions fewer on every malloc for 4 KiB of table
- * (docs/PERFORMANCE.md). */
-extern HAK_HIDDEN uint16_t hak_tiny_front_off[HAK_TINY_MAX + 1];
 
 /* The definition: smallest class whose blocks hold n bytes (n <= HAK_SMALL_MAX). */
 HAK_INLINE unsigned hak_class_of(size_t n) {
@@ -36,8 +30,10 @@ HAK_INLINE size_t hak_class_size(unsigned c) {
     return (size_t)(5u + (k & 3u)) << (7u + (k >> 2) - 2u);
 }
 
-/* The class the fast path serves a tiny request n from (table filled at init). */
-HAK_INLINE unsigned hak_tiny_class_of(size_t n) { return hak_front_cls(hak_tiny_front_off[n]); }
+/* The class the fast path serves a tiny request n from (hak_tiny_off,
+ * heap.h: indexed by n itself, not by n rounded to 8, two instructions fewer
+ * on every malloc; docs/PERFORMANCE.md). */
+HAK_INLINE unsigned hak_tiny_class_of(size_t n) { return hak_front_cls((unsigned)hak_tiny_off[n]); }
 
 /* Fill the tables (init, once, after the secure box's redzone is known). */
 HAK_HIDDEN void hak_size_classes_init(void);

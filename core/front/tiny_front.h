@@ -14,7 +14,8 @@
 /* Pop a block from the cache that serves tiny request size n (n <=
  * HAK_TINY_MAX) into *out; false when it is empty (or the front is off). */
 HAK_INLINE bool hak_front_pop(size_t n, void **out) {
-    hak_cache_t *c = (hak_cache_t *)((char *)hak_tls_front + hak_tiny_front_off[n]);
+    hak_front_t *f = hak_tls_front;
+    hak_cache_t *c = (hak_cache_t *)((char *)f + f->tiny[n]);
     void **top = c->top;
     if (HAK_UNLIKELY(top == c->base)) return false;
     c->top = --top;

@@ -30,7 +30,10 @@ HAK_INLINE uint32_t hak_cache_count(const hak_cache_t *c) { return (uint32_t)(c-
 HAK_INLINE uint32_t hak_cache_cap(const hak_cache_t *c) { return (uint32_t)(c->end - c->base); }
 
 /* What the fast paths reach through hak_tls_front: a head, one cache per
- * class, and the front's copy of the slab map's first level.  The head sits
+ * class, the front's copy of the slab map's first level, and its copy of
+ * the malloc fast path's size table (8-byte entries next to the caches, so
+ * that malloc adds the entry to the front in one instruction; 16 KiB a
+ * thread, measured against the instruction in docs/PERFORMANCE.md).  The head sits
  * at offset 0, where the slab map sends every block that is not in a small
  * span, and is a cache that is empty and full at once: top and base point
  * just past a slot that holds NULL, end is NULL.  So free() falls to its
@@ -40,6 +43,7 @@ typedef struct hak_front {
     hak_cache_t head;
     hak_cache_t cache[HAK_NCLASSES];
     const uint64_t *slabmap[HAK_SLABMAP_WINDOWS];   /* backend/slabmap.h */
+    uint64_t tiny[HAK_TINY_MAX + 1];                /* a copy of hak_tiny_off */
 } hak_front_t;
 /* The slot before the head's top (free reads top[-1]). */
 extern HAK_HIDDEN void *const hak_head_slot[1];
@@ -63,6 +67,10 @@ typedef struct hak_class_info {
     uint16_t slot_first;      /* index of the class's first cache slot in a heap's slot_store */
 } hak_class_info_t;
 extern HAK_HIDDEN hak_class_info_t hak_classes[HAK_NCLASSES];
+/* For every tiny request size n, the byte offset of its class's cache in a
+ * front (0, the head, until init): filled at init from the one definition
+ * of the classes (front/size_class.c); every front carries a copy. */
+extern HAK_HIDDEN uint64_t hak_tiny_off[HAK_TINY_MAX + 1];
 HAK_INLINE uint32_t hak_class_block(unsigned cls) { return hak_classes[cls].shape.block_size; }
 
 enum { HAK_HEAP_FREE = 0, HAK_HEAP_OWNED = 1, HAK_HEAP_VISITING = 2, HAK_HEAP_DEAD = 3 };

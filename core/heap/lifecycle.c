@@ -25,6 +25,7 @@ HAK_HIDDEN hak_front_t hak_empty_front = {
 HAK_HIDDEN hak_heaps_state_t hak_heaps = {.visit_lock = PTHREAD_MUTEX_INITIALIZER};
 HAK_HIDDEN hak_heaps_hooks_t hak_heaps_hooks;
 HAK_HIDDEN hak_class_info_t hak_classes[HAK_NCLASSES];
+HAK_HIDDEN uint64_t hak_tiny_off[HAK_TINY_MAX + 1];
 
 static void thread_exit(void *h) { hak_heap_thread_exit(h); }
 
@@ -83,6 +84,7 @@ static hak_heap_t *heap_create(void) {
     if (!h) return NULL;
     h->size = bytes;
     h->front.head = (hak_cache_t)HAK_FRONT_HEAD;
+    memcpy(h->front.tiny, hak_tiny_off, sizeof h->front.tiny);
     for (unsigned c = 0; c < HAK_NCLASSES; c++) {
         void **slot = h->slot_store + hak_classes[c].slot_first;
         h->front.cache[c].base = h->front.cache[c].top = slot;
