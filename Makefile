@@ -74,6 +74,7 @@ $(BUILD)/libhakmem.a: $(ARCHIVE_OBJ)
 # Test and benchmark rules live beside their sources.
 -include tests/tests.mk
 -include tests/reliability.mk
+-include tests/glibc.mk
 -include bench/bench.mk
 -include scripts/install.mk
 
