@@ -36,7 +36,7 @@ static void small_span_is_carved_lazily(void **state) {
     assert_true(s->carved <= hak_classes[cls].batch);
     assert_true(s->carved < s->capacity);
     assert_int_equal(((uint8_t *)p - s->data) % s->block_size, 0);
-    assert_int_equal(hak_slabmap_get(hak_tls_heap->front.slabmap, (uintptr_t)p), hak_front_off(cls));
+    assert_int_equal(hak_slabmap_lookup((uintptr_t)p), hak_front_off(cls));
     free(p);
 }
 
@@ -60,7 +60,7 @@ static void span_returns_to_superslab_when_empty(void **state) {
     if (hak_owns(r) && r->spans[idx].kind != HAK_SLAB_FREE)
         assert_int_not_equal(r->spans[r->spans[idx].head].cls, cls);
     else if (hak_owns(r))
-        assert_int_equal(hak_slabmap_get(hak_tls_heap->front.slabmap, (uintptr_t)r + ((uintptr_t)idx << HAK_SLAB_SHIFT)), 0);
+        assert_int_equal(hak_slabmap_lookup((uintptr_t)r + ((uintptr_t)idx << HAK_SLAB_SHIFT)), 0);
 }
 
 static void large_span_geometry(void **state) {

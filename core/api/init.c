@@ -47,6 +47,12 @@ static void apply_config(void) {
     hak_verbose_configure();
 }
 
+/* Checked frees are fixed at init, with the class geometry: heaps made
+ * since then read the slab map accordingly. */
+static void configure_free_checks(void) {
+    hak_heaps_hooks.free_checked = !hak_guard_on() && (hak_secure_on() || hak_base.abort_on_error);
+}
+
 static void fork_prepare(void) {
     hak_heaps_fork_prepare();   /* first: a visitor may take the others */
     hak_huge_fork_prepare();
@@ -75,6 +81,7 @@ void hak_init_slow(void) {
     hak_config_load(environ);
     apply_config();
     hak_secure_redzone_init(hak_guard_on());   /* before the classes: redzones are geometry */
+    configure_free_checks();
     hak_size_classes_init();
     hak_superslab_init();
     hak_huge_init();

@@ -33,7 +33,7 @@ API size_t malloc_usable_size(void *p) { return hak_usable_size(p); }
 
 /* glibc's memalign rounds an alignment that is not a power of two up to one. */
 API void *memalign(size_t align, size_t size) {
-    if (align > ((size_t)1 << 62)) { errno = EINVAL; return NULL; }
+    if (align > ((size_t)1 << 63)) { errno = EINVAL; return NULL; }   /* as glibc: larger ones fail with ENOMEM */
     size_t a = 16;
     while (a < align) a <<= 1;
     return hak_aligned_alloc(a, size);

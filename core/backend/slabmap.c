@@ -29,6 +29,17 @@ static bool window_open(size_t w) {
     return atomic_load_explicit(&slabmap.level1[w], memory_order_acquire) != HAK_SLABMAP_BIASED(hak_slabmap_zero, w);
 }
 
+uint64_t hak_slabmap_lookup(uintptr_t a) {
+    if ((a >> HAK_ADDR_BITS)) return 0;
+    const uint64_t *t = atomic_load_explicit(&slabmap.level1[a >> HAK_SLABMAP_WINDOW_SHIFT], memory_order_acquire);
+    return __atomic_load_n(&t[a >> HAK_SLAB_SHIFT], __ATOMIC_RELAXED);
+}
+
+const uint64_t *hak_slabmap_table(size_t w) {
+    if (w >= HAK_SLABMAP_WINDOWS || !window_open(w)) return NULL;
+    return atomic_load_explicit(&slabmap.level1[w], memory_order_relaxed) + (w << (HAK_SLABMAP_WINDOW_SHIFT - HAK_SLAB_SHIFT));
+}
+
 bool hak_slabmap_open(uintptr_t base) {
     size_t w = base >> HAK_SLABMAP_WINDOW_SHIFT;
     if (w >= HAK_SLABMAP_WINDOWS) return false;

@@ -75,6 +75,12 @@ HAK_INLINE uint64_t hak_slabmap_get(const uint64_t *const *level1, uintptr_t a) 
 #endif
 }
 
+/* The same through the map's own first level (slow paths, tests): fronts
+ * may read zeros for a window (checked frees, or a copy not yet told). */
+HAK_HIDDEN uint64_t hak_slabmap_lookup(uintptr_t a);
+/* The table of window w, or NULL while it has none. */
+HAK_HIDDEN const uint64_t *hak_slabmap_table(size_t w);
+
 /* Whoever keeps copies of the first level (the heap layer's fronts)
  * registers here at init, and is told of every window that gets a table. */
 typedef void (*hak_slabmap_window_fn_t)(size_t w, const uint64_t *biased);

@@ -97,10 +97,13 @@ static void free_small(hak_span_t *s, void *p) {
         hak_report(HAK_ERR_DOUBLE_FREE, p, "freed twice in a row (it is the block freed last into the thread cache); ignored", HAK_NO_NUMBER);
         return;
     }
+    bool checked = hak_heaps_hooks.free_checked;
+    if (checked && hak_heap_free_check(cls, p)) return;
     if (c->top >= c->end) {
         if (HAK_LIKELY(c->end != c->base)) hak_heap_flush(h, cls, HAK_FLUSH_BATCH);
         else if (hak_heap_cache_open(h, cls, s, p)) goto counted;
     }
+    if (checked) hak_heap_mark_cached(h, p);
     *c->top++ = p;
 counted:
     if (hak_stats_on()) { h->cstats[cls].frees++; hak_stats_bytes(-(int64_t)hak_class_block(cls)); }

@@ -64,6 +64,7 @@ bool hak_heap_refill(hak_heap_t *h, unsigned cls) {
         if (!s->free && s->carved == s->capacity) avail_remove(h, s);
     }
     out_bytes_add(h, (int64_t)(n - had) * hak_class_block(cls));
+    if (hak_heaps_hooks.free_checked) checked_refilled(h, cls, c->base + had, n - had);
     c->top = c->base + n;   /* under the lock: see "idle caches" */
     hak_heap_unlock(h);
     if (hak_heaps_hooks.bypass) h->cstats[cls].refills++;
@@ -169,6 +170,7 @@ uint32_t flush_run(hak_heap_t *h, unsigned cls, void **v, uint32_t m, uint32_t c
         set.mask = (1u << bits) - 1;
     }
     const size_t redzone = hak_redzone;   /* a local: the stores below could alias it */
+    const bool mark_leaving = hak_heaps_hooks.free_checked && cls != 0;
     /* The kept blocks hold no duplicate as a rule: they are marked in
      * place, and compacted only from the first duplicate on. */
     void **q = v + m, **qend = v + count;
@@ -218,6 +220,7 @@ uint32_t flush_run(hak_heap_t *h, unsigned cls, void **v, uint32_t m, uint32_t c
         /* (another heap's span's fields are its owner's: read only our own) */
         if (HAK_UNLIKELY(!dup_seen(&set, b) || (own && (b == s->free || s->used == 0)))) { flush_reject(b, true); nbad++; continue; }
         if (redzone) hak_redzone_check(b, (uint8_t *)b + g.block_size);
+        if (mark_leaving) checked_leaving(b);
         if (own) {
             hak_link_set(s, b, s->free);
             s->free = b;

@@ -128,6 +128,10 @@ typedef struct hak_heaps_hooks {
      * there), and the flush must not mark blocks (DEBUG's junk check reads
      * their second word). */
     bool checked;
+    /* Every free takes the slow path and is checked (heap/checked.c):
+     * SECURE, or HAKMEM_ON_ERROR=abort, unless checked blocks are on.
+     * Fixed at init. */
+    bool free_checked;
     void (*created)(hak_heap_t *h);        /* a new heap was made for its thread (prewarm box) */
 } hak_heaps_hooks_t;
 extern HAK_HIDDEN hak_heaps_hooks_t hak_heaps_hooks;
@@ -147,6 +151,10 @@ HAK_HIDDEN void hak_heap_flush(hak_heap_t *h, unsigned cls, uint32_t keep);
 /* The first free of class cls into h's closed cache: it opens; another
  * heap's block goes to its owner instead (true) rather than into it. */
 HAK_HIDDEN bool hak_heap_cache_open(hak_heap_t *h, unsigned cls, hak_span_t *s, void *p);
+/* Checked frees (heap/checked.c): is p, a block of class cls, already free
+ * (reported if so)?  And: p went into h's cache. */
+HAK_HIDDEN bool hak_heap_free_check(unsigned cls, void *p);
+HAK_HIDDEN void hak_heap_mark_cached(hak_heap_t *h, void *p);
 /* Free small block p of span s to the span's owner (checked), not to a
  * cache; h is the calling thread's heap or NULL. */
 HAK_HIDDEN void hak_heap_free_to_owner(hak_heap_t *h, hak_span_t *s, void *p);

@@ -18,6 +18,7 @@ typedef struct hak_heaps_state {
     _Atomic uint64_t idle_scan_at;    /* when the next idle-cache scan is due (reclaim.c) */
     hak_heap_t *idle_scan_next;       /* where it goes on (visit_lock) */
     _Atomic uint64_t large_bytes;     /* bytes in large blocks handed out */
+    uintptr_t free_key;               /* checked frees' marks (checked.c) */
 } hak_heaps_state_t;
 extern HAK_HIDDEN hak_heaps_state_t hak_heaps;
 
@@ -95,6 +96,12 @@ HAK_HIDDEN uint32_t flush_run(hak_heap_t *h, unsigned cls, void **v, uint32_t m,
 /* Is b, a block in h's cache, a block start of a small span?  0: yes; 1:
  * no; 2: it is the head of its own span's free list (freed twice). */
 HAK_HIDDEN int cached_block_bad(hak_heap_t *h, void *b);
+
+/* ---- checked frees (checked.c) ---- */
+/* Blocks v[0..n) of class cls go into h's cache by a refill: marked. */
+HAK_HIDDEN void checked_refilled(hak_heap_t *h, unsigned cls, void **v, uint32_t n);
+/* Block b (16 bytes or more) leaves a cache for its span's lists. */
+HAK_HIDDEN void checked_leaving(void *b);
 
 /* ---- reclaim (reclaim.c) ---- */
 /* One refill or flush of h's owner: every 256th looks whether an idle scan is due. */

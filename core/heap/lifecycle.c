@@ -34,10 +34,12 @@ static void thread_exit(void *h) { hak_heap_thread_exit(h); }
  * sends those frees to the slow path: slower, never wrong. */
 static void slabmap_window_opened(size_t w, const uint64_t *biased) {
     __atomic_store_n(&hak_empty_front.slabmap[w], biased, __ATOMIC_RELAXED);
+    if (hak_heaps_hooks.free_checked) return;   /* their fronts keep reading zeros: every free is checked */
     for (hak_heap_t *h = HEAP_FIRST(); h; h = h->all_next) __atomic_store_n(&h->front.slabmap[w], biased, __ATOMIC_RELAXED);
 }
 
 void hak_heaps_init(void) {
+    hak_heaps.free_key = (uintptr_t)hak_random();
     hak_slabmap_init(slabmap_window_opened);
     pthread_key_create(&hak_heaps.key, thread_exit);
     heaps_reclaim_init();
@@ -96,7 +98,10 @@ static hak_heap_t *heap_create(void) {
     do { h->all_next = top; } while (!atomic_compare_exchange_weak(&hak_heaps.all, &top, h));
     /* After joining the list: a window opened meanwhile is either in this
      * copy or written into it by slabmap_window_opened. */
-    hak_slabmap_copy(h->front.slabmap);
+    if (hak_heaps_hooks.free_checked)
+        for (size_t w = 0; w < HAK_SLABMAP_WINDOWS; w++) h->front.slabmap[w] = HAK_SLABMAP_BIASED(hak_slabmap_zero, w);
+    else
+        hak_slabmap_copy(h->front.slabmap);
     return h;
 }
 

@@ -86,6 +86,7 @@ void hak_heap_free_to_owner(hak_heap_t *h, hak_span_t *s, void *p) {
         return;
     }
     if (hak_redzone) hak_redzone_check(p, (uint8_t *)p + g.block_size);
+    if (hak_heaps_hooks.free_checked && g.block_size >= 16) checked_leaving(p);
     if (h) out_bytes_add(h, -(int64_t)g.block_size);   /* as a flush counts it */
     hak_heap_t *o = remote_push(h, s, p, p, 1);
     if (o) heap_visit(o);
