@@ -29,7 +29,7 @@ CFLAGS_LIB := $(CSTD) $(OPT) -g $(WARN) $(LIBFLAGS) -Iinclude -Icore $(BOXDEFS) 
 # The switchable boxes (core/box/<name>_box.c); the release policy box is
 # always in.  A box is on unless BOX_<NAME>=0, or BOXES=none without
 # BOX_<NAME>=1 (core/box/boxes.h says the same to the compiler).
-SWITCHABLE_BOXES := stats verbose debug secure thp prewarm
+SWITCHABLE_BOXES := stats verbose debug secure thp prewarm flush_check
 box_on = $(if $(filter 0,$(BOX_$(1))),,$(if $(filter none,$(BOXES)),$(filter 1,$(BOX_$(1))),1))
 BOXES_ON := $(foreach b,$(SWITCHABLE_BOXES),$(if $(call box_on,$(shell echo $(b) | tr a-z A-Z)),$(b)))
 LIB_SRC := $(wildcard core/api/*.c core/front/*.c core/heap/*.c core/backend/*.c core/config/*.c core/base/*.c) \

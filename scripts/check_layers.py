@@ -40,6 +40,7 @@ LAYERS = [
     ("box:secure", 6, ["core/box/secure_box."]),
     ("box:thp", 6, ["core/box/thp_box."]),
     ("box:stats", 6, ["core/box/stats_box."]),
+    ("box:flush_check", 6, ["core/box/flush_check_box."]),
     ("os", 7, ["core/backend/os."]),
     ("box:verbose", 8, ["core/box/verbose_box."]),
     ("config", 9, ["core/config/"]),

@@ -10,6 +10,7 @@
 #include "backend/superslab.h"
 #include "base/diag.h"
 #include "box/debug_box.h"
+#include "box/flush_check_box.h"
 #include "box/prewarm_box.h"
 #include "box/release_box.h"
 #include "box/secure_box.h"
@@ -42,6 +43,7 @@ static void apply_config(void) {
     hak_prewarm_configure();
     hak_debug_configure();
     hak_secure_configure();
+    hak_flush_check_configure();
     hak_heaps_hooks.bypass = hak_stats_on() || hak_guard_on();
     hak_heaps_hooks.checked = hak_guard_on();
     hak_verbose_configure();

@@ -21,14 +21,17 @@
     S(BALANCED, SS_MEM_LEAN, "1")                 \
     S(BALANCED, SS_MEM_LEAN_DECOMMIT, "OFF")      \
     S(BALANCED, SS_MEM_LEAN_TARGET_MB, "10")      \
+    S(BALANCED, FLUSH_CHECK, "1")                 \
     S(LEAN, SS_MEM_LEAN, "1")                     \
     S(LEAN, SS_MEM_LEAN_DECOMMIT, "DONTNEED")     \
     S(LEAN, SS_MEM_LEAN_TARGET_MB, "10")          \
     S(LEAN, PURGE_DELAY_MS, "0")                  \
     S(LEAN, TCACHE_MAX, "512K")                   \
     S(DEBUG, DEBUG, "1")                          \
+    S(DEBUG, FLUSH_CHECK, "1")                    \
     S(DEBUG, ON_ERROR, "abort")                   \
     S(SECURE, SECURE, "1")                        \
+    S(SECURE, FLUSH_CHECK, "1")                   \
     S(SECURE, ON_ERROR, "abort")
 
 #endif

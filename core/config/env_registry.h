@@ -41,6 +41,8 @@
       "most bytes of free blocks one thread's caches may hold (caps scaled down to fit)")         \
     X(DEBUG, BOOL, "0", 0, 1, "", debug,                                                           \
       "junk-fill new and freed memory, canary after each block, checks at free and realloc")     \
+    X(FLUSH_CHECK, BOOL, "0", 0, 1, "", flush_check,                                              \
+      "check every block that leaves a thread cache (interior pointers, double frees not in a row); SPEED and LEAN: off") \
     X(SECURE, BOOL, "0", 0, 1, "", secure,                                                         \
       "encoded free lists, randomised carving, redzones after blocks, double and invalid free detection") \
     X(ON_ERROR, ENUM, "report", 0, 0, "report|abort", debug,                                       \

@@ -6,11 +6,12 @@
 #include <string.h>
 
 #include "base/diag.h"
+#include "box/flush_check_box.h"
 #include "box/secure_box.h"
 
 /* A cache whose base a reconcile moved up (idle caches) gets its first slot
  * back: its blocks move down.  Only its own refill or flush does it. */
-void cache_rebase(hak_heap_t *h, unsigned cls) {
+HAK_INLINE void cache_rebase(hak_heap_t *h, unsigned cls) {
     hak_cache_t *c = &h->front.cache[cls];
     void **first = h->slot_store + hak_classes[cls].slot_first;
     if (HAK_LIKELY(c->base == first)) return;
@@ -72,52 +73,6 @@ bool hak_heap_refill(hak_heap_t *h, unsigned cls) {
     return n > 0;
 }
 
-/* SPEED's batched checks, made as blocks leave the cache: a block that is
- * not a block start of a small span, is in the cache twice, is the head of
- * its own span's free list or belongs to an own span with no block out, is
- * dropped and reported once; in SECURE its redzone is checked too.  The
- * kept blocks enter the duplicate set first (a copy kept could otherwise be
- * handed out after its twin left); their other checks come when they leave,
- * so each block is checked once.  (Validating the kept blocks at every
- * flush as well cost a fifth of the allocator's instructions in
- * bench_frag; see PERFORMANCE.md.)  The duplicate set marks blocks
- * (dup_seen); where it cannot, it is an open-addressing table on the
- * stack, at most half full (its clearing stays a short vector loop),
- * indexed by the top bits of a multiplicative hash (the low bits of block
- * addresses repeat with the block size). */
-typedef struct dup_set {
-    uintptr_t *slot;
-    unsigned shift;   /* 64 - log2(size) */
-    uint32_t mask;
-    uint64_t stamp;   /* nonzero: mark blocks instead */
-} dup_set_t;
-
-/* false if b was seen already in this flush.  Blocks of 16 bytes or more
- * are marked: their second word (free memory; the free-list link takes the
- * first, so the mark survives a block's return to its span within the pass)
- * gets the pass's stamp xor the block's address.  No table to clear, one
- * load and one store per block.  Class 0 (8 bytes) and DEBUG (whose junk
- * check covers the second word) use an open-addressing table. */
-HAK_INLINE bool dup_seen(dup_set_t *d, void *b) {
-    uintptr_t key = (uintptr_t)b;
-    if (d->stamp) {
-        uint64_t *w = (uint64_t *)b + 1, mark = d->stamp ^ key;
-        if (*w == mark) return false;
-        *w = mark;
-        return true;
-    }
-    uint32_t k = (uint32_t)((key * 0x9E3779B97F4A7C15ull) >> d->shift);
-    for (uintptr_t t; (t = d->slot[k]) != 0; k = (k + 1) & d->mask)
-        if (t == key) return false;
-    d->slot[k] = key;
-    return true;
-}
-
-static HAK_COLD void flush_reject(void *b, bool twice) {
-    if (twice) hak_report(HAK_ERR_DOUBLE_FREE, b, "block freed twice (found when the thread cache flushed); ignored", HAK_NO_NUMBER);
-    else hak_report(HAK_ERR_INVALID_FREE, b, "not the start of a block (found when the thread cache flushed); ignored", HAK_NO_NUMBER);
-}
-
 /* xor of the block pointers v[0..n) (their low bits are 0) */
 static uint64_t blocks_sig(void *const *v, uint32_t n) {
     uint64_t x = 0;
@@ -148,42 +103,52 @@ HAK_INLINE uint32_t span_word(const hak_span_t *s) {
     return w & 0xFF0000FFu;
 }
 
+/* A cached block whose slab is no longer in a small span of its class (a
+ * pointer freed after its span went): never linked into anything. */
+static HAK_COLD void flush_drop(void *b) {
+    hak_report(HAK_ERR_INVALID_FREE, b, "not a block of a live span (found when the thread cache flushed); ignored", HAK_NO_NUMBER);
+}
+
 /* Return blocks v[0..m) of h's class cls cache to their spans (h's lock
- * held); v[m..count) stay, compacted to v[m..m + *kept) without the
- * duplicates among them (a kept block is not rewritten where it is: idle
- * caches).  Returns how many went back. */
-uint32_t flush_run(hak_heap_t *h, unsigned cls, void **v, uint32_t m, uint32_t count, uint32_t *kept_out) {
+ * held); v[m..count) stay, and with the flush checks on (box/flush_check_box.h)
+ * are compacted to v[m..m + *kept) without the duplicates among them (a
+ * kept block is not rewritten where it is: idle caches).  Returns how many
+ * went back.  Written once for both cases (checks is a constant in each
+ * caller), so the loop without checks carries none. */
+HAK_INLINE uint32_t flush_blocks(hak_heap_t *h, unsigned cls, void **v, uint32_t m, uint32_t count, uint32_t *kept_out,
+                                 const bool checks) {
     hak_cache_t *c = &h->front.cache[cls];
-    uint32_t kept = 0, nempty = 0;
+    uint32_t kept = count - m, nempty = 0;
     uint32_t nbad = 0;   /* of the m leaving: rejected */
     enum { SET_MAX = 256, CACHE_MAX = SET_MAX / 2 };   /* caches hold at most 128 (size_class.c) */
-    uintptr_t slot[SET_MAX];
-    dup_set_t set = {slot, 0, 0, 0};
-    if (cls != 0 && !hak_heaps_hooks.checked) {
-        /* Blocks of 16 bytes and more are marked instead (see dup_seen). */
-        set.stamp = c->flush_stamp = (c->flush_stamp * 6364136223846793005ull + 1442695040888963407ull) | 1;
-    } else {
-        unsigned bits = 4;
-        while ((1u << bits) < 2 * count) bits++;
-        memset(slot, 0, sizeof(uintptr_t) << bits);
-        set.shift = 64 - bits;
-        set.mask = (1u << bits) - 1;
+    uintptr_t slot[checks ? SET_MAX : 1];
+    hak_dup_set_t set = {slot, 0, 0, 0};
+    if (checks) {
+        if (cls != 0 && !hak_heaps_hooks.checked) {
+            set.stamp = c->flush_stamp = (c->flush_stamp * 6364136223846793005ull + 1442695040888963407ull) | 1;
+        } else {
+            unsigned bits = 4;
+            while ((1u << bits) < 2 * count) bits++;
+            memset(slot, 0, sizeof(uintptr_t) << bits);
+            set.shift = 64 - bits;
+            set.mask = (1u << bits) - 1;
+        }
+        /* The kept blocks hold no duplicate as a rule: they are marked in
+         * place, and compacted only from the first duplicate on. */
+        void **q = v + m, **qend = v + count;
+        if (set.stamp) while (q < qend && hak_dup_seen(&set, *q)) q++;
+        kept = (uint32_t)(q - (v + m));
+        for (uint32_t i = m + kept; i < count; i++) {
+            if (hak_dup_seen(&set, v[i])) v[m + kept++] = v[i];
+            else hak_flush_reject(v[i], true);
+        }
     }
     const size_t redzone = hak_redzone;   /* a local: the stores below could alias it */
     const bool mark_leaving = hak_heaps_hooks.free_checked && cls != 0;
-    /* The kept blocks hold no duplicate as a rule: they are marked in
-     * place, and compacted only from the first duplicate on. */
-    void **q = v + m, **qend = v + count;
-    if (set.stamp) while (q < qend && dup_seen(&set, *q)) q++;
-    kept = (uint32_t)(q - (v + m));
-    for (uint32_t i = m + kept; i < count; i++) {
-        if (dup_seen(&set, v[i])) v[m + kept++] = v[i];
-        else flush_reject(v[i], true);
-    }
     /* Consecutive blocks of one foreign span go back as one chain: one
      * atomic per batch per span.  Spans that become empty are released, and
      * abandoned heaps visited, after the loop, so that no block's span or
-     * superslab goes away while later blocks are still checked against it. */
+     * superslab goes away while later blocks are still looked at. */
     hak_span_t *rs = NULL, *empty[CACHE_MAX];
     hak_heap_t *o, *visit[CACHE_MAX];
     uint32_t nvisit = 0;
@@ -195,9 +160,10 @@ uint32_t flush_run(hak_heap_t *h, unsigned cls, void **v, uint32_t m, uint32_t c
     hak_span_t *s = NULL;
     /* Every block of this cache is one of a small span of class cls (the
      * free path picks the cache by the slab's class), so the span's kind and
-     * class are one compare (span_kind_cls) and the block-start test takes
-     * the class's block size and div_magic, loop invariants, with the
-     * span's own base and carved count. */
+     * class are one compare (span_kind_cls), made whether or not the checks
+     * are on: a span's metadata is never written for a block that is not
+     * its own.  The block-start test takes the class's block size and
+     * div_magic, loop invariants, with the span's own base and carved count. */
     const uint32_t want = span_kind_cls(HAK_SLAB_SMALL, cls);
     const uint32_t bs = hak_class_block(cls);
     hak_span_geom_t g = {0, hak_classes[cls].shape.div_magic, bs, 0};
@@ -209,17 +175,25 @@ uint32_t flush_run(hak_heap_t *h, unsigned cls, void **v, uint32_t m, uint32_t c
             s = hak_span_of(ss, b);
             __asm__("" : "+r"(s));   /* one address for the fields below (gcc rebuilt it per field) */
             slab = 0;
-            if (HAK_UNLIKELY(span_word(s) != want)) { flush_reject(b, false); nbad++; continue; }
+            if (HAK_UNLIKELY(span_word(s) != want)) { flush_drop(b); nbad++; continue; }
             slab = (uintptr_t)b >> HAK_SLAB_SHIFT;
-            hak_span_geom_t sg = hak_span_geom(s);
-            g.data = sg.data;
-            g.carved = sg.carved;
+            if (checks) {
+                hak_span_geom_t sg = hak_span_geom(s);
+                g.data = sg.data;
+                g.carved = sg.carved;
+            }
             own = ss->owner == &h->ss;
         }
-        if (HAK_UNLIKELY(!hak_geom_is_block_start(&g, b))) { flush_reject(b, false); nbad++; continue; }
-        /* (another heap's span's fields are its owner's: read only our own) */
-        if (HAK_UNLIKELY(!dup_seen(&set, b) || (own && (b == s->free || s->used == 0)))) { flush_reject(b, true); nbad++; continue; }
-        if (redzone) hak_redzone_check(b, (uint8_t *)b + g.block_size);
+        if (checks) {
+            if (HAK_UNLIKELY(!hak_geom_is_block_start(&g, b))) { hak_flush_reject(b, false); nbad++; continue; }
+            /* (another heap's span's fields are its owner's: read only our own) */
+            if (HAK_UNLIKELY(!hak_dup_seen(&set, b) || (own && (b == s->free || s->used == 0)))) {
+                hak_flush_reject(b, true);
+                nbad++;
+                continue;
+            }
+        }
+        if (redzone) hak_redzone_check(b, (uint8_t *)b + bs);
         if (mark_leaving) checked_leaving(b);
         if (own) {
             hak_link_set(s, b, s->free);
@@ -247,6 +221,11 @@ uint32_t flush_run(hak_heap_t *h, unsigned cls, void **v, uint32_t m, uint32_t c
     out_bytes_add(h, -(int64_t)flushed * hak_class_block(cls));
     *kept_out = kept;
     return flushed;
+}
+
+uint32_t flush_run(hak_heap_t *h, unsigned cls, void **v, uint32_t m, uint32_t count, uint32_t *kept_out) {
+    if (hak_flush_check_on()) return flush_blocks(h, cls, v, m, count, kept_out, true);
+    return flush_blocks(h, cls, v, m, count, kept_out, false);
 }
 
 void heap_flush(hak_heap_t *h, unsigned cls, uint32_t keep) {

@@ -98,6 +98,7 @@ typedef struct hak_heap {
     uint64_t flush_state[HAK_NCLASSES];
     size_t size;                           /* bytes of this heap struct (mapping) */
     uint64_t remote_frees;
+    uint32_t purge_ticks;                  /* slow paths since the clock was read (heap_purge) */
     _Atomic uint64_t out_bytes;            /* bytes refilled into caches minus bytes flushed back */
     /* Idle caches (heap/reclaim.c): another thread may take the cached
      * blocks of a live owner that sits in a system call. */

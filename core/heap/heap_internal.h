@@ -41,8 +41,14 @@ HAK_HIDDEN void span_take_back_n(hak_heap_t *h, hak_span_t *s, uint32_t n);
  * remote frees (trim, thread exit, idle heaps). */
 HAK_HIDDEN void heap_release_empty(hak_heap_t *h);
 /* Run the release work due: the scheduler's sources and h's own free slabs
- * (h's lock held). */
-HAK_HIDDEN void heap_purge(hak_heap_t *h);
+ * (h's lock held).  heap_purge looks at the clock once in 16 calls (the
+ * deadlines are a purge delay, a second by default, away: the refills and
+ * flushes of a busy thread would otherwise read the clock every time);
+ * heap_purge_now at once (thread exit, visits). */
+HAK_HIDDEN void heap_purge_now(hak_heap_t *h);
+HAK_INLINE void heap_purge(hak_heap_t *h) {
+    if ((++h->purge_ticks & 15) == 0) heap_purge_now(h);
+}
 HAK_INLINE bool heap_purge_wanted(hak_heap_t *h) { return h->ss.purge_pending || hak_purge_wanted(); }
 
 /* Follow span s's free-list links from b for at most max blocks, storing
@@ -86,7 +92,6 @@ HAK_HIDDEN void heap_drain(hak_heap_t *h);
 HAK_HIDDEN void heap_visit(hak_heap_t *o);
 
 /* ---- caches (cache.c) ---- */
-HAK_HIDDEN void cache_rebase(hak_heap_t *h, unsigned cls);
 HAK_HIDDEN void heap_flush(hak_heap_t *h, unsigned cls, uint32_t keep);
 HAK_HIDDEN void heap_flush_all(hak_heap_t *h);
 /* Return blocks v[0..m) of h's class cls cache to their spans (h's lock

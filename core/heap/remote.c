@@ -70,7 +70,7 @@ void heap_visit(hak_heap_t *o) {
     while (atomic_load(&o->notify) != NULL &&
            atomic_compare_exchange_strong(&o->state, &expect, HAK_HEAP_VISITING)) {
         heap_drain(o);
-        if (o->ss.purge_pending) heap_purge(o);   /* nobody else will */
+        if (o->ss.purge_pending) heap_purge_now(o);   /* nobody else will */
         atomic_store(&o->state, HAK_HEAP_FREE);
         expect = HAK_HEAP_FREE;
     }

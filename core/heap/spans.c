@@ -53,7 +53,7 @@ void heap_release_empty(hak_heap_t *h) {
     }
 }
 
-void heap_purge(hak_heap_t *h) {
+void heap_purge_now(hak_heap_t *h) {
     uint64_t now = hak_now_ns();
     if (hak_purge_wanted()) hak_purge_run(now);
     if (hak_ss_purge_due(&h->ss, now)) hak_ss_purge(&h->ss, now, HAK_PURGE_DUE);
