@@ -116,7 +116,7 @@ static HAK_COLD void flush_drop(void *b) {
  * went back.  Written once for both cases (checks is a constant in each
  * caller), so the loop without checks carries none. */
 HAK_INLINE uint32_t flush_blocks(hak_heap_t *h, unsigned cls, void **v, uint32_t m, uint32_t count, uint32_t *kept_out,
-                                 const bool checks) {
+                                 const bool checks, const bool extras) {
     hak_cache_t *c = &h->front.cache[cls];
     uint32_t kept = count - m, nempty = 0;
     uint32_t nbad = 0;   /* of the m leaving: rejected */
@@ -143,8 +143,10 @@ HAK_INLINE uint32_t flush_blocks(hak_heap_t *h, unsigned cls, void **v, uint32_t
             else hak_flush_reject(v[i], true);
         }
     }
-    const size_t redzone = hak_redzone;   /* a local: the stores below could alias it */
-    const bool mark_leaving = hak_heaps_hooks.free_checked && cls != 0;
+    /* SECURE's redzone and the checked frees' marks: only in the copy of
+     * this loop made for them (extras), so the others test neither. */
+    const size_t redzone = extras ? hak_redzone : 0;   /* a local: the stores below could alias it */
+    const bool mark_leaving = extras && hak_heaps_hooks.free_checked && cls != 0;
     /* Consecutive blocks of one foreign span go back as one chain: one
      * atomic per batch per span.  Spans that become empty are released, and
      * abandoned heaps visited, after the loop, so that no block's span or
@@ -224,8 +226,10 @@ HAK_INLINE uint32_t flush_blocks(hak_heap_t *h, unsigned cls, void **v, uint32_t
 }
 
 uint32_t flush_run(hak_heap_t *h, unsigned cls, void **v, uint32_t m, uint32_t count, uint32_t *kept_out) {
-    if (hak_flush_check_on()) return flush_blocks(h, cls, v, m, count, kept_out, true);
-    return flush_blocks(h, cls, v, m, count, kept_out, false);
+    bool extras = hak_redzone || hak_heaps_hooks.free_checked;
+    if (hak_flush_check_on()) return flush_blocks(h, cls, v, m, count, kept_out, true, extras);
+    if (extras) return flush_blocks(h, cls, v, m, count, kept_out, false, true);
+    return flush_blocks(h, cls, v, m, count, kept_out, false, false);
 }
 
 void heap_flush(hak_heap_t *h, unsigned cls, uint32_t keep) {
