@@ -23,8 +23,19 @@ HAK_NOINLINE void *hak_alloc_slow(size_t n) {
      * fast path's table, or an empty cache, on a thread whose front is on
      * (so no box wants to see this call, and init is done). */
     hak_heap_t *h = hak_tls_heap;
-    if (HAK_LIKELY(h && hak_tls_front == &h->front && n <= HAK_SMALL_MAX - hak_redzone))
-        return hak_front_alloc_class(hak_class_of(hak_block_need(n)));
+    if (HAK_LIKELY(h && hak_tls_front == &h->front && n <= HAK_SMALL_MAX - hak_redzone)) {
+        /* Small blocks above the fast path's table (2..32 KiB): its pop,
+         * after the class is worked out.  (A front that is on has not been
+         * taken from: the taker points it at the empty front.) */
+        unsigned cls = hak_class_of(hak_block_need(n));
+        hak_cache_t *c = &h->front.cache[cls];
+        void **top = c->top;
+        if (HAK_LIKELY(top != c->base)) {
+            c->top = --top;
+            return *top;
+        }
+        return hak_front_alloc_class(cls);
+    }
     hak_ensure_init();
     if (HAK_UNLIKELY(hak_guard_on())) return hak_guard_alloc(n, 0, false);
     bool fresh;
