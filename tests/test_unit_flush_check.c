@@ -9,6 +9,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 #include <stdlib.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -207,12 +208,49 @@ static void a_thread_that_only_frees_keeps_nothing(void **state) {
     assert_int_equal(hak_cache_count(c), 0);
     assert_int_equal(hak_cache_cap(c), hak_classes[cls].batch);
     for (int i = 0; i < 4; i++) assert_non_null(v[i] = malloc(SIZE));   /* a refill */
-    assert_int_equal(hak_cache_cap(c), hak_classes[cls].cache_cap);
+    assert_int_equal(hak_cache_cap(c), h->cap[cls]);   /* its whole cache (grown: a flush came before) */
+    assert_true(h->cap[cls] >= hak_classes[cls].cache_cap);
     uint32_t n = hak_cache_count(c);
     for (int i = 0; i < 4; i++) free(v[i]);
     hak_heap_flush(h, cls, 2);   /* after a refill: keeps what it is told */
     assert_int_equal(hak_cache_count(c), n + 4 > 2 ? 2 : n + 4);
     hak_heap_flush(h, cls, 0);
+}
+
+/* Growing caches (heap/cache.c): a thread whose blocks of a class go to
+ * their spans and come back, round after round, gets a cache that holds
+ * them all, so that they stop travelling; once it only frees the class, the
+ * cache is back to its first bound. */
+static void a_cache_grows_for_a_working_set_and_shrinks_after(void **state) {
+    (void)state;
+    unsigned cls;
+    hak_heap_t *h = front_heap(&cls);
+    hak_cache_t *c = &h->front.cache[cls];
+    const hak_class_info_t *ci = &hak_classes[cls];
+    assert_true(ci->max_cap > ci->cache_cap);
+    uint32_t n = ci->max_cap - ci->max_cap / 4;   /* more than the first bound, fits the largest */
+    void **v = calloc(n, sizeof *v);
+    assert_non_null(v);
+    uint64_t refills = 0;
+    for (int round = 0; round < 12; round++) {
+        uint64_t r0 = h->slow_ops;
+        for (uint32_t i = 0; i < n; i++) assert_non_null(v[i] = opaque_ptr(malloc(SIZE)));
+        for (uint32_t i = 0; i < n; i++) free(v[i]);
+        if (round == 11) refills = h->slow_ops - r0;
+    }
+    assert_int_equal(h->cap[cls], ci->max_cap);
+    assert_int_equal(refills, 0);   /* the last round: not one refill or flush */
+    assert_true(hak_cache_count(c) >= n);
+    /* only frees now: the cache holds at most a first batch */
+    for (uint32_t i = 0; i < n; i++) assert_non_null(v[i] = opaque_ptr(malloc(SIZE)));
+    hak_heap_flush(h, cls, 0);
+    for (uint32_t i = 0; i < n; i++) free(v[i]);
+    assert_true(hak_cache_count(c) <= ci->batch);
+    /* and trim puts the bound back */
+    free(v);
+    malloc_trim(0);
+    assert_int_equal(h->cap[cls], ci->cache_cap);
+    assert_int_equal(hak_cache_count(c), 0);
 }
 
 int main(int argc, char **argv) {
@@ -230,6 +268,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(double_free_in_a_row_is_caught_at_the_free),
         cmocka_unit_test(interior_pointer_is_dropped_and_valid_blocks_stay),
         cmocka_unit_test(a_thread_that_only_frees_keeps_nothing),
+        cmocka_unit_test(a_cache_grows_for_a_working_set_and_shrinks_after),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

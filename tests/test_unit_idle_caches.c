@@ -247,9 +247,11 @@ static void test_scan_round(void **state) {
     struct timespec t0, now;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     do {
-        void *v[512];   /* refills and flushes: slow operations */
-        for (int i = 0; i < 512; i++) v[i] = malloc(200);
-        for (int i = 0; i < 512; i++) free(v[i]);
+        /* refills and flushes: slow operations (more blocks than a cache
+         * that grew holds: 256 KiB of them) */
+        static void *v[4096];
+        for (int i = 0; i < 4096; i++) v[i] = malloc(200);
+        for (int i = 0; i < 4096; i++) free(v[i]);
         sleep_us(2000);
         taken = 0;
         for (int i = 0; i < SCAN_THREADS; i++) taken += atomic_load(&heap[i]->reclaimed);

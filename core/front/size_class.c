@@ -46,6 +46,17 @@ void hak_size_classes_init(void) {
         ci->cache_cap = (uint16_t)cap;
         ci->batch = (uint16_t)(cap / 2);
     }
-    for (unsigned c = 0, slot = 0; c < HAK_NCLASSES; slot += hak_classes[c++].cache_cap)
+    /* A cache may grow to hold up to GROW_BYTES of blocks, 2048 at the
+     * most (heap/cache.c, "growing caches"); its slots are reserved for it,
+     * and only touched as it grows. */
+    enum { GROW_BYTES = 256 * 1024, GROW_SLOTS = 2048 };
+    for (unsigned c = 0; c < HAK_NCLASSES; c++) {
+        hak_class_info_t *ci = &hak_classes[c];
+        size_t max = GROW_BYTES / ci->shape.block_size;
+        if (max > GROW_SLOTS) max = GROW_SLOTS;
+        if (max < ci->cache_cap) max = ci->cache_cap;
+        ci->max_cap = (uint16_t)max;
+    }
+    for (unsigned c = 0, slot = 0; c < HAK_NCLASSES; slot += hak_classes[c++].max_cap)
         hak_classes[c].slot_first = (uint16_t)slot;
 }

@@ -8,6 +8,7 @@
 #include "base/diag.h"
 #include "box/flush_check_box.h"
 #include "box/secure_box.h"
+#include "config/config.h"
 
 /* A cache whose base a reconcile moved up (idle caches) gets its first slot
  * back: its blocks move down.  Only its own refill or flush does it. */
@@ -21,15 +22,46 @@ HAK_INLINE void cache_rebase(hak_heap_t *h, unsigned cls) {
     c->top = first + n;
 }
 
+/* ---- growing caches ----
+ * A cache starts with a bound of about 32 KiB of blocks (size_class.c).  A
+ * thread whose blocks of a class go to their spans and come back (a flush,
+ * then a refill: a working set of that class larger than the cache: bursts
+ * of thousands of blocks freed and allocated again) pays a flush and a
+ * refill per block on top of the fast paths.  So at each refill that
+ * follows a flush, the cache's bound doubles, up to max_cap (256 KiB of
+ * blocks, 2048 at the most), while the thread's growth stays within
+ * HAKMEM_TCACHE_MAX; the blocks then come back through the cache alone.
+ * What a cache holds stays what the thread freed and may take again: a
+ * thread that only frees the class keeps at most a first batch (heap_flush,
+ * whatever the bound), and trim, thread exit and the taking of an idle
+ * thread's caches put the bound back. */
+static void cache_grow(hak_heap_t *h, unsigned cls) {
+    const hak_class_info_t *ci = &hak_classes[cls];
+    if (cls == 0 || hak_heaps_hooks.checked) return;   /* their flush checks use a table (flush_blocks) */
+    uint32_t cap = h->cap[cls], want = cap * 2 > ci->max_cap ? ci->max_cap : cap * 2;
+    size_t more = (size_t)(want - cap) * ci->shape.block_size;
+    if (want <= cap || h->grown + more > (size_t)HAK_CFG(TCACHE_MAX)) return;
+    h->grown += more;
+    h->cap[cls] = (uint16_t)want;
+}
+
+void cache_shrink(hak_heap_t *h, unsigned cls) {
+    const hak_class_info_t *ci = &hak_classes[cls];
+    if (h->cap[cls] == ci->cache_cap) return;
+    h->grown -= (size_t)(h->cap[cls] - ci->cache_cap) * ci->shape.block_size;
+    h->cap[cls] = ci->cache_cap;
+}
+
 bool hak_heap_refill(hak_heap_t *h, unsigned cls) {
     heap_lock_owner(h);
     cache_rebase(h, cls);
+    if (h->flush_state[cls]) cache_grow(h, cls);   /* blocks went to their spans and are wanted again */
     h->flush_state[cls] = 0;   /* this thread allocates the class: keep blocks at a flush */
-    h->front.cache[cls].end = h->front.cache[cls].base + hak_classes[cls].cache_cap;
+    h->front.cache[cls].end = h->front.cache[cls].base + h->cap[cls];
     if (atomic_load_explicit(&h->notify, memory_order_relaxed)) heap_drain(h);
     if (heap_purge_wanted(h)) heap_purge(h);
     hak_cache_t *c = &h->front.cache[cls];
-    uint32_t want = hak_classes[cls].batch, n = hak_cache_count(c), had = n;
+    uint32_t want = h->cap[cls] / 2, n = hak_cache_count(c), had = n;
     if (want > hak_cache_cap(c) - n) want = hak_cache_cap(c) - n;
     want += n;
     while (n < want) {
@@ -120,7 +152,9 @@ HAK_INLINE uint32_t flush_blocks(hak_heap_t *h, unsigned cls, void **v, uint32_t
     hak_cache_t *c = &h->front.cache[cls];
     uint32_t kept = count - m, nempty = 0;
     uint32_t nbad = 0;   /* of the m leaving: rejected */
-    enum { SET_MAX = 256, CACHE_MAX = SET_MAX / 2 };   /* caches hold at most 128 (size_class.c) */
+    /* At most FLUSH_RUN leave; a duplicate set over a table (class 0 and
+     * checked blocks, whose caches do not grow) covers at most 128 more. */
+    enum { SET_MAX = 512, CACHE_MAX = 128 };
     uintptr_t slot[checks ? SET_MAX : 1];
     hak_dup_set_t set = {slot, 0, 0, 0};
     if (checks) {
@@ -225,17 +259,30 @@ HAK_INLINE uint32_t flush_blocks(hak_heap_t *h, unsigned cls, void **v, uint32_t
     return flushed;
 }
 
+/* A cache that grew holds up to 2048 blocks: they leave in runs of at most
+ * FLUSH_RUN, each a complete pass (its own duplicate set; its empty spans
+ * released and abandoned heaps visited at its end), so that flush_blocks'
+ * arrays stay small. */
+#define FLUSH_RUN 128
 uint32_t flush_run(hak_heap_t *h, unsigned cls, void **v, uint32_t m, uint32_t count, uint32_t *kept_out) {
-    bool extras = hak_redzone || hak_heaps_hooks.free_checked;
-    if (hak_flush_check_on()) return flush_blocks(h, cls, v, m, count, kept_out, true, extras);
-    if (extras) return flush_blocks(h, cls, v, m, count, kept_out, false, true);
-    return flush_blocks(h, cls, v, m, count, kept_out, false, false);
+    bool extras = hak_redzone || hak_heaps_hooks.free_checked, checks = hak_flush_check_on();
+    uint32_t flushed = 0, off = 0, kept = count - m;
+    while (off < m) {
+        uint32_t k = m - off < FLUSH_RUN ? m - off : FLUSH_RUN;
+        if (checks) flushed += flush_blocks(h, cls, v + off, k, count - off, &kept, true, extras);
+        else if (extras) flushed += flush_blocks(h, cls, v + off, k, count - off, &kept, false, true);
+        else flushed += flush_blocks(h, cls, v + off, k, count - off, &kept, false, false);
+        off += k;
+        count = off + kept;   /* the rest, compacted behind the run */
+    }
+    *kept_out = kept;
+    return flushed;
 }
 
 void heap_flush(hak_heap_t *h, unsigned cls, uint32_t keep) {
     cache_rebase(h, cls);
     hak_cache_t *c = &h->front.cache[cls];
-    if (keep == HAK_FLUSH_BATCH) keep = hak_cache_cap(c) - hak_classes[cls].batch;
+    if (keep == HAK_FLUSH_BATCH) keep = hak_cache_cap(c) - hak_cache_cap(c) / 2;
     void **v = c->base;
     uint32_t count = hak_cache_count(c);
     if (count <= keep) return;
@@ -254,7 +301,7 @@ void heap_flush(hak_heap_t *h, unsigned cls, uint32_t keep) {
     h->flush_state[cls] = flushed ? blocks_sig(v, kept) | 1 : 0;
     /* A consumer holds at most a batch: the memory waits in its cache for
      * nothing (the free path then flushes it all: keep = cap - batch = 0). */
-    c->end = v + (h->flush_state[cls] == 1 ? hak_classes[cls].batch : hak_classes[cls].cache_cap);
+    c->end = v + (h->flush_state[cls] == 1 ? hak_classes[cls].batch : h->cap[cls]);
     if (hak_heaps_hooks.bypass) h->cstats[cls].flushes++;
 }
 
@@ -265,8 +312,16 @@ void hak_heap_flush(hak_heap_t *h, unsigned cls, uint32_t keep) {
     heap_slow_op(h);
 }
 
+/* Every cache emptied, and back to its first bound (trim, thread exit). */
 void heap_flush_all(hak_heap_t *h) {
-    for (unsigned c = 0; c < HAK_NCLASSES; c++) heap_flush(h, c, 0);
+    for (unsigned c = 0; c < HAK_NCLASSES; c++) {
+        heap_flush(h, c, 0);
+        if (h->cap[c] != hak_classes[c].cache_cap) {
+            cache_shrink(h, c);
+            hak_cache_t *k = &h->front.cache[c];
+            if (k->end != k->base) k->end = k->base + (h->flush_state[c] == 1 ? hak_classes[c].batch : h->cap[c]);
+        }
+    }
 }
 
 /* The first free of class cls into a closed cache (end == base): the
@@ -278,7 +333,7 @@ void heap_flush_all(hak_heap_t *h) {
  * docs/PERFORMANCE.md). */
 bool hak_heap_cache_open(hak_heap_t *h, unsigned cls, hak_span_t *s, void *p) {
     hak_cache_t *c = &h->front.cache[cls];
-    c->end = h->slot_store + hak_classes[cls].slot_first + hak_classes[cls].cache_cap;   /* from the first slot, wherever base is */
+    c->end = h->slot_store + hak_classes[cls].slot_first + h->cap[cls];   /* from the first slot, wherever base is */
     if (hak_span_superslab(s)->owner == &h->ss) return false;
     hak_heap_free_to_owner(h, s, p);
     return true;

@@ -62,8 +62,9 @@ HAK_INLINE unsigned hak_front_cls(unsigned off) {
  * one definition of the classes (front/size_class.h). */
 typedef struct hak_class_info {
     hak_span_shape_t shape;   /* block size, span length, div_magic, slab-map value */
-    uint16_t cache_cap;       /* bound of the thread cache */
-    uint16_t batch;           /* blocks moved per refill / flush */
+    uint16_t cache_cap;       /* bound of a thread's cache, to start with */
+    uint16_t batch;           /* blocks moved per refill / flush, to start with: half the bound */
+    uint16_t max_cap;         /* the most a cache may grow to (heap/cache.c, "growing caches") */
     uint16_t slot_first;      /* index of the class's first cache slot in a heap's slot_store */
 } hak_class_info_t;
 extern HAK_HIDDEN hak_class_info_t hak_classes[HAK_NCLASSES];
@@ -99,6 +100,8 @@ typedef struct hak_heap {
     size_t size;                           /* bytes of this heap struct (mapping) */
     uint64_t remote_frees;
     uint32_t purge_ticks;                  /* slow paths since the clock was read (heap_purge) */
+    uint16_t cap[HAK_NCLASSES];            /* each cache's bound now: cache_cap .. max_cap */
+    size_t grown;                          /* bytes the caches' bounds have grown past cache_cap */
     _Atomic uint64_t out_bytes;            /* bytes refilled into caches minus bytes flushed back */
     /* Idle caches (heap/reclaim.c): another thread may take the cached
      * blocks of a live owner that sits in a system call. */

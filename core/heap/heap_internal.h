@@ -93,6 +93,8 @@ HAK_HIDDEN void heap_visit(hak_heap_t *o);
 
 /* ---- caches (cache.c) ---- */
 HAK_HIDDEN void heap_flush(hak_heap_t *h, unsigned cls, uint32_t keep);
+/* Class cls's cache back to its first bound (its blocks must fit). */
+HAK_HIDDEN void cache_shrink(hak_heap_t *h, unsigned cls);
 HAK_HIDDEN void heap_flush_all(hak_heap_t *h);
 /* Return blocks v[0..m) of h's class cls cache to their spans (h's lock
  * held); v[m..count) stay, compacted to v[m..m + *kept) without the

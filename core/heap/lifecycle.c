@@ -75,7 +75,7 @@ void heap_lock_owner(hak_heap_t *h) {
 /* ---- making and attaching heaps ---- */
 
 static size_t heap_bytes(void) {
-    size_t slots = (size_t)hak_classes[HAK_NCLASSES - 1].slot_first + hak_classes[HAK_NCLASSES - 1].cache_cap;
+    size_t slots = (size_t)hak_classes[HAK_NCLASSES - 1].slot_first + hak_classes[HAK_NCLASSES - 1].max_cap;
     size_t bytes = sizeof(hak_heap_t) + slots * sizeof(void *);
     return (bytes + HAK_PAGE - 1) & ~(size_t)(HAK_PAGE - 1);
 }
@@ -91,6 +91,7 @@ static hak_heap_t *heap_create(void) {
         void **slot = h->slot_store + hak_classes[c].slot_first;
         h->front.cache[c].base = h->front.cache[c].top = slot;
         h->front.cache[c].end = slot;   /* closed until first used: hak_heap_cache_open */
+        h->cap[c] = hak_classes[c].cache_cap;
         h->front.cache[c].flush_stamp = hak_random();   /* odd: never 0 (cache.c dup_seen) */
     }
     atomic_store(&h->state, HAK_HEAP_OWNED);

@@ -77,6 +77,7 @@ HAK_COLD void heap_reconcile(hak_heap_t *h) {
         }
         h->reclaim_count[cls] = 0;
         h->flush_state[cls] = 0;
+        cache_shrink(h, cls);   /* the thread was idle: its cache starts over */
     }
     atomic_store_explicit(&h->reclaimed, 0, memory_order_relaxed);
     if (hak_tls_heap == h) hak_heap_front_reset();
