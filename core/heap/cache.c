@@ -177,23 +177,22 @@ HAK_INLINE uint32_t flush_blocks(hak_heap_t *h, unsigned cls, void **v, uint32_t
             else hak_flush_reject(v[i], true);
         }
     }
-    /* SECURE's redzone and the checked frees' marks: only in the copy of
-     * this loop made for them (extras), so the others test neither. */
+    /* SECURE's redzone, its free-list secret and the checked frees' marks:
+     * only in the copy of this loop made for them (extras), so the others
+     * test none of them. */
     const size_t redzone = extras ? hak_redzone : 0;   /* a local: the stores below could alias it */
     const bool mark_leaving = extras && hak_heaps_hooks.free_checked && cls != 0;
-    /* Consecutive blocks of one foreign span go back as one chain: one
-     * atomic per batch per span.  Spans that become empty are released, and
-     * abandoned heaps visited, after the loop, so that no block's span or
-     * superslab goes away while later blocks are still looked at. */
-    hak_span_t *rs = NULL, *empty[CACHE_MAX];
+    /* Blocks go back in runs: consecutive blocks of one span (they mostly
+     * are, in the order they were carved or freed) are chained to each
+     * other, and the run is given to its span at once: a block's cost is
+     * its link; the span's fields are read and written once a run.  A run
+     * of another heap's span is one push onto its remote list.  Spans that
+     * become empty are released, and abandoned heaps visited, after the
+     * loop, so that no block's span or superslab goes away while later
+     * blocks are still looked at. */
+    hak_span_t *empty[CACHE_MAX];
     hak_heap_t *o, *visit[CACHE_MAX];
     uint32_t nvisit = 0;
-    void *rfirst = NULL, *rlast = NULL;
-    uint32_t rn = 0;
-    /* The span of the previous block, while blocks come from the same slab
-     * (they mostly do, in the order they were carved or freed). */
-    uintptr_t slab = 0;
-    hak_span_t *s = NULL;
     /* Every block of this cache is one of a small span of class cls (the
      * free path picks the cache by the slab's class), so the span's kind and
      * class are one compare (span_kind_cls), made whether or not the checks
@@ -203,10 +202,30 @@ HAK_INLINE uint32_t flush_blocks(hak_heap_t *h, unsigned cls, void **v, uint32_t
     const uint32_t want = span_kind_cls(HAK_SLAB_SMALL, cls);
     const uint32_t bs = hak_class_block(cls);
     hak_span_geom_t g = {0, hak_classes[cls].shape.div_magic, bs, 0};
+    uintptr_t slab = 0;          /* the run's slab (a span has several: a new run per slab) */
+    hak_span_t *s = NULL;        /* the run's span */
     bool own = false;
+    uintptr_t sec = 0;           /* its secret */
+    void *first = NULL, *last = NULL;
+    uint32_t rn = 0;             /* blocks in the run */
+/* The run so far goes to its span. */
+#define FLUSH_RUN_END()                                                                   \
+    do {                                                                                  \
+        if (!rn) break;                                                                   \
+        if (own) {                                                                        \
+            *(uintptr_t *)last = (uintptr_t)s->free ^ sec;                                \
+            s->free = first;                                                              \
+            if (!s->in_avail) avail_push(h, s);                                           \
+            if ((s->used -= rn) == 0) empty[nempty++] = s;                                \
+        } else if ((o = remote_push(h, s, first, last, rn)) != NULL) {                    \
+            visit[nvisit++] = o;                                                          \
+        }                                                                                 \
+        rn = 0;                                                                           \
+    } while (0)
     for (uint32_t i = 0; i < m; i++) {
         void *b = v[i];
         if ((uintptr_t)b >> HAK_SLAB_SHIFT != slab) {
+            FLUSH_RUN_END();
             hak_superslab_t *ss = hak_superslab_of(b);
             s = hak_span_of(ss, b);
             __asm__("" : "+r"(s));   /* one address for the fields below (gcc rebuilt it per field) */
@@ -219,11 +238,13 @@ HAK_INLINE uint32_t flush_blocks(hak_heap_t *h, unsigned cls, void **v, uint32_t
                 g.carved = sg.carved;
             }
             own = ss->owner == &h->ss;
+            sec = extras ? s->secret : 0;
+            last = b;
         }
         if (checks) {
             if (HAK_UNLIKELY(!hak_geom_is_block_start(&g, b))) { hak_flush_reject(b, false); nbad++; continue; }
             /* (another heap's span's fields are its owner's: read only our own) */
-            if (HAK_UNLIKELY(!hak_dup_seen(&set, b) || (own && (b == s->free || s->used == 0)))) {
+            if (HAK_UNLIKELY(!hak_dup_seen(&set, b) || (own && (b == s->free || s->used <= rn)))) {
                 hak_flush_reject(b, true);
                 nbad++;
                 continue;
@@ -231,25 +252,13 @@ HAK_INLINE uint32_t flush_blocks(hak_heap_t *h, unsigned cls, void **v, uint32_t
         }
         if (redzone) hak_redzone_check(b, (uint8_t *)b + bs);
         if (mark_leaving) checked_leaving(b);
-        if (own) {
-            hak_link_set(s, b, s->free);
-            s->free = b;
-            if (!s->in_avail) avail_push(h, s);
-            if (--s->used == 0) empty[nempty++] = s;
-            continue;
-        }
-        if (s != rs) {
-            if (rs && (o = remote_push(h, rs, rfirst, rlast, rn)) != NULL) visit[nvisit++] = o;
-            rs = s;
-            rfirst = rlast = b;
-            rn = 1;
-        } else {
-            hak_link_set(s, b, rfirst);
-            rfirst = b;
-            rn++;
-        }
+        if (rn) *(uintptr_t *)b = (uintptr_t)first ^ sec;   /* (the run's first block is linked at its end) */
+        else last = b;
+        first = b;
+        rn++;
     }
-    if (rs && (o = remote_push(h, rs, rfirst, rlast, rn)) != NULL) visit[nvisit++] = o;
+    FLUSH_RUN_END();
+#undef FLUSH_RUN_END
     uint32_t flushed = m - nbad;
     for (uint32_t i = 0; i < nempty; i++) span_empty(h, empty[i]);
     for (uint32_t i = 0; i < nvisit; i++) heap_visit(visit[i]);
@@ -265,7 +274,7 @@ HAK_INLINE uint32_t flush_blocks(hak_heap_t *h, unsigned cls, void **v, uint32_t
  * arrays stay small. */
 #define FLUSH_RUN 128
 uint32_t flush_run(hak_heap_t *h, unsigned cls, void **v, uint32_t m, uint32_t count, uint32_t *kept_out) {
-    bool extras = hak_redzone || hak_heaps_hooks.free_checked, checks = hak_flush_check_on();
+    bool extras = hak_redzone || hak_heaps_hooks.free_checked || hak_secure_on(), checks = hak_flush_check_on();
     uint32_t flushed = 0, off = 0, kept = count - m;
     while (off < m) {
         uint32_t k = m - off < FLUSH_RUN ? m - off : FLUSH_RUN;
