@@ -85,36 +85,60 @@ void *hak_front_alloc_aligned_raw(size_t align, size_t size) {
 
 /* ---- free ---- */
 
-/* Small block p of span s, whose cache was full or closed, or whose
- * thread's front is bypassed. */
-static void free_small(hak_span_t *s, void *p) {
+/* What happened to a block given to its owner, or a flush: both may reach
+ * the OS (a span or superslab released), whose calls keep errno (os.h);
+ * errno is saved around them anyway, as free must never change it. */
+static HAK_NOINLINE void free_small_full(hak_heap_t *h, hak_cache_t *c, unsigned cls, hak_span_t *s, void *p) {
+    int saved = errno;
+    if (HAK_LIKELY(c->end != c->base)) hak_heap_flush(h, cls, HAK_FLUSH_BATCH);
+    else if (hak_heap_cache_open(h, cls, s, p)) { errno = saved; return; }
+    if (hak_heaps_hooks.free_checked) hak_heap_mark_cached(h, p);
+    *c->top++ = p;
+    errno = saved;
+}
+
+/* Small block p of span s, whose cache was full or closed, whose thread's
+ * front is bypassed, or whose every free is checked. */
+HAK_INLINE void free_small(hak_span_t *s, void *p) {
     unsigned cls = s->cls;
-    hak_heap_t *h = hak_heap_get();
-    if (!h) { hak_heap_free_to_owner(NULL, s, p); return; }   /* no heap: hand it to the owner */
+    hak_heap_t *h = hak_tls_heap;
+    if (HAK_UNLIKELY(!h) && !(h = hak_heap_get())) {   /* no heap: hand it to the owner */
+        int saved = errno;
+        hak_heap_free_to_owner(NULL, s, p);
+        errno = saved;
+        return;
+    }
     hak_heap_settle(h);
     hak_cache_t *c = &h->front.cache[cls];
     if (c->top > c->base && c->top[-1] == p) {   /* the fast path's test, made exact */
         hak_report(HAK_ERR_DOUBLE_FREE, p, "freed twice in a row (it is the block freed last into the thread cache); ignored", HAK_NO_NUMBER);
         return;
     }
-    bool checked = hak_heaps_hooks.free_checked;
-    if (checked && hak_heap_free_check(cls, p)) return;
-    if (c->top >= c->end) {
-        if (HAK_LIKELY(c->end != c->base)) hak_heap_flush(h, cls, HAK_FLUSH_BATCH);
-        else if (hak_heap_cache_open(h, cls, s, p)) goto counted;
+    if (hak_heaps_hooks.free_checked) {
+        if (hak_heap_free_suspect(cls, p) && hak_heap_free_check(cls, p)) return;
+        if (HAK_LIKELY(c->top < c->end)) {
+            hak_heap_mark_cached(h, p);
+            *c->top++ = p;
+        } else {
+            free_small_full(h, c, cls, s, p);
+        }
+    } else if (HAK_LIKELY(c->top < c->end)) {
+        *c->top++ = p;
+    } else {
+        free_small_full(h, c, cls, s, p);
     }
-    if (checked) hak_heap_mark_cached(h, p);
-    *c->top++ = p;
-counted:
     if (hak_stats_on()) { h->cstats[cls].frees++; hak_stats_bytes(-(int64_t)hak_class_block(cls)); }
 }
 
 void hak_front_free_raw(void *p) {
-    int saved = errno;
     hak_ptr_t r = hak_resolve(p);
+    if (HAK_LIKELY(r.kind == HAK_PTR_SMALL)) {
+        free_small(r.span, p);
+        return;
+    }
+    int saved = errno;
     switch (r.kind) {
     case HAK_PTR_SMALL:
-        free_small(r.span, p);
         break;
     case HAK_PTR_LARGE:
     case HAK_PTR_HUGE:

@@ -25,15 +25,17 @@
 
 #include "base/diag.h"
 
+HAK_HIDDEN uintptr_t hak_heaps_free_key;
+
 HAK_INLINE uintptr_t cache_mark(const hak_heap_t *h, const void *p) {
-    return (uintptr_t)p ^ hak_heaps.free_key ^ (uintptr_t)h;
+    return (uintptr_t)p ^ hak_heaps_free_key ^ (uintptr_t)h;
 }
-HAK_INLINE uintptr_t span_mark(const void *p) { return ~((uintptr_t)p ^ hak_heaps.free_key); }
+HAK_INLINE uintptr_t span_mark(const void *p) { return ~((uintptr_t)p ^ hak_heaps_free_key); }
 
 /* The heap whose cache mark p's first word would be, if any: heaps are
  * page aligned, so most words are ruled out before the list is walked. */
 static hak_heap_t *marked_by(const void *p) {
-    uintptr_t cand = *(const uintptr_t *)p ^ (uintptr_t)p ^ hak_heaps.free_key;
+    uintptr_t cand = *(const uintptr_t *)p ^ (uintptr_t)p ^ hak_heaps_free_key;
     if ((cand & (HAK_PAGE - 1)) || (cand >> HAK_ADDR_BITS) || !cand) return NULL;
     for (hak_heap_t *o = HEAP_FIRST(); o; o = o->all_next)
         if ((uintptr_t)o == cand) return o;
@@ -64,8 +66,6 @@ bool hak_heap_free_check(unsigned cls, void *p) {
     }
     return false;
 }
-
-void hak_heap_mark_cached(hak_heap_t *h, void *p) { *(uintptr_t *)p = cache_mark(h, p); }
 
 void checked_refilled(hak_heap_t *h, unsigned cls, void **v, uint32_t n) {
     bool second = hak_class_block(cls) >= 16;

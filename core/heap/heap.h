@@ -155,10 +155,22 @@ HAK_HIDDEN void hak_heap_flush(hak_heap_t *h, unsigned cls, uint32_t keep);
 /* The first free of class cls into h's closed cache: it opens; another
  * heap's block goes to its owner instead (true) rather than into it. */
 HAK_HIDDEN bool hak_heap_cache_open(hak_heap_t *h, unsigned cls, hak_span_t *s, void *p);
-/* Checked frees (heap/checked.c): is p, a block of class cls, already free
- * (reported if so)?  And: p went into h's cache. */
+/* Checked frees (heap/checked.c).  A block in a cache carries in its first
+ * word its address ^ hak_heaps_free_key ^ the cache's heap (heaps are page
+ * aligned); one back in its span, in its second word the complement of its
+ * address ^ the key.  hak_heap_free_suspect: does p, a block of class cls,
+ * carry either mark?  hak_heap_free_check: is it free indeed (reported if
+ * so)?  hak_heap_mark_cached: p goes into h's cache. */
+extern HAK_HIDDEN uintptr_t hak_heaps_free_key;
+HAK_INLINE bool hak_heap_free_suspect(unsigned cls, const void *p) {
+    uintptr_t heap = *(const uintptr_t *)p ^ (uintptr_t)p ^ hak_heaps_free_key;
+    return (heap & (HAK_PAGE - 1)) == 0 ||
+           (cls != 0 && ((const uintptr_t *)p)[1] == ~((uintptr_t)p ^ hak_heaps_free_key));
+}
 HAK_HIDDEN bool hak_heap_free_check(unsigned cls, void *p);
-HAK_HIDDEN void hak_heap_mark_cached(hak_heap_t *h, void *p);
+HAK_INLINE void hak_heap_mark_cached(hak_heap_t *h, void *p) {
+    *(uintptr_t *)p = (uintptr_t)p ^ hak_heaps_free_key ^ (uintptr_t)h;
+}
 /* Free small block p of span s to the span's owner (checked), not to a
  * cache; h is the calling thread's heap or NULL. */
 HAK_HIDDEN void hak_heap_free_to_owner(hak_heap_t *h, hak_span_t *s, void *p);

@@ -18,7 +18,6 @@ typedef struct hak_heaps_state {
     _Atomic uint64_t idle_scan_at;    /* when the next idle-cache scan is due (reclaim.c) */
     hak_heap_t *idle_scan_next;       /* where it goes on (visit_lock) */
     _Atomic uint64_t large_bytes;     /* bytes in large blocks handed out */
-    uintptr_t free_key;               /* checked frees' marks (checked.c) */
 } hak_heaps_state_t;
 extern HAK_HIDDEN hak_heaps_state_t hak_heaps;
 

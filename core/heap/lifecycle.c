@@ -39,7 +39,7 @@ static void slabmap_window_opened(size_t w, const uint64_t *biased) {
 }
 
 void hak_heaps_init(void) {
-    hak_heaps.free_key = (uintptr_t)hak_random();
+    hak_heaps_free_key = (uintptr_t)hak_random();
     hak_slabmap_init(slabmap_window_opened);
     pthread_key_create(&hak_heaps.key, thread_exit);
     heaps_reclaim_init();
