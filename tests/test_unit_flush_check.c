@@ -238,7 +238,7 @@ static void a_cache_grows_for_a_working_set_and_shrinks_after(void **state) {
         for (uint32_t i = 0; i < n; i++) free(v[i]);
         if (round == 11) refills = h->slow_ops - r0;
     }
-    assert_int_equal(h->cap[cls], ci->max_cap);
+    assert_true(h->cap[cls] >= n && h->cap[cls] <= ci->max_cap);
     assert_int_equal(refills, 0);   /* the last round: not one refill or flush */
     assert_true(hak_cache_count(c) >= n);
     /* only frees now: the cache holds at most a first batch */
