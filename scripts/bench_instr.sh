@@ -6,7 +6,7 @@
 #   scripts/bench_instr.sh [--bench NAME,...] [--allocators a,b,...]
 #                          [--short N] [--long N]
 #                          [--functions K [--source | --inclusive]]
-#                          [--keep DIR] [--list]
+#                          [--repeat R] [--keep DIR] [--list]
 #
 #   --bench       benchmarks from the table below (default: all of them)
 #   --allocators  default glibc,hakmem,mimalloc
@@ -17,7 +17,9 @@
 #                 that inlined functions show apart, as "name (in host)"
 #                 (bench_callgrind.py --source; needs debug information)
 #   --inclusive   with --functions: per function with its callees
-#   --keep DIR    keep the callgrind files as DIR/NAME.ALLOC.{short,long}.cg
+#   --repeat R    measure R times and show the run with the median allocator
+#                 share, and the range (see below: threaded runs vary)
+#   --keep DIR    keep the callgrind files as DIR/NAME.ALLOC.{short,long}R.cg
 #                 (for callgrind_annotate)
 #   --list        print the table and exit
 #
@@ -40,7 +42,12 @@
 # is the allocator's cost of one block's trip (malloc + free).
 #
 # callgrind runs one thread at a time, so the threaded benchmarks' counts
-# are exact too; they do not see contention, cache misses or waiting.
+# are exact for the interleaving that happened; they do not see contention,
+# cache misses or waiting. That interleaving, and an allocator's decisions
+# that read the clock (callgrind runs some 50x slower), change between runs:
+# mimalloc's count on burst moved by up to +-15 % from run to run, hakmem's
+# by under 1 %; single-thread benchmarks repeat to within 0.1 %. --repeat
+# shows how much.
 set -euo pipefail
 # shellcheck source=scripts/bench_lib.sh
 source "$(dirname "$0")/bench_lib.sh"
@@ -68,7 +75,7 @@ while IFS='|' read -r name bin args short long ops; do
 done <<<"$table"
 
 benches=$(IFS=,; echo "${all[*]}") allocs=glibc,hakmem,mimalloc
-short='' long='' nfun=0 keep='' view=--functions
+short='' long='' nfun=0 keep='' view=--functions repeat=1
 while [ $# -gt 0 ]; do
     case $1 in
         --bench) benches=${2:?}; shift 2 ;;
@@ -77,6 +84,7 @@ while [ $# -gt 0 ]; do
         --long) long=${2:?}; shift 2 ;;
         --functions) nfun=${2:?}; shift 2 ;;
         --keep) keep=${2:?}; shift 2 ;;
+        --repeat) repeat=${2:?}; shift 2 ;;
         --source) view=--source; shift ;;
         --inclusive) view=--inclusive; shift ;;
         --list) printf '%s\n' "$table" | sed '/^$/d'; exit 0 ;;
@@ -90,6 +98,7 @@ for b in "${blist[@]}"; do
     [ -x "$BENCH_BIN_DIR/${t_bin[$b]}" ] || bench_die "$BENCH_BIN_DIR/${t_bin[$b]} not built (make bench-build)"
 done
 [[ $nfun =~ ^[0-9]+$ ]] || bench_die "--functions needs a number"
+[[ $repeat =~ ^[1-9][0-9]*$ ]] || bench_die "--repeat needs a positive number"
 IFS=, read -r -a alist <<<"$allocs"
 bench_need_allocs "${alist[@]}"
 command -v valgrind >/dev/null || bench_install valgrind || exit 1
@@ -123,17 +132,17 @@ measure() {
         END { printf "%s %s %d\n", ops, total, be }' "$out.fn"
 }
 
-# top_functions BENCH ALLOC DOPS ALLOC_IR_PER_OP: the allocator share's
+# top_functions SHORT.view LONG.view BENCH DOPS MAX: the allocator share's
 # costliest functions per op, from the difference of the two runs. (Inclusive,
-# a function costing more than the whole allocator share is the program's
-# caller chain, not the allocator's: left out.)
+# a function costing more than the whole allocator share, MAX, is the
+# program's caller chain, not the allocator's: left out.)
 top_functions() {
-    local b=$1 a=$2 d=$3 max=$4
-    awk -F'\t' -v bin="/${t_bin[$b]}" -v d="$d" -v max="$max" '
+    local short_view=$1 long_view=$2 b=$3 d=$4 max=$5
+    awk -F'\t' -v bin="/${t_bin[$b]}" -v d="$d" -v max="$max" -v long="$long_view" '
         $2 == "TOTAL" || substr($2, length($2) - length(bin) + 1) == bin { next }
-        { ob = $2; sub(/.*\//, "", ob); key = $3 " (" ob ")"; v[key] += (FILENAME ~ /long/ ? $1 : -$1) }
+        { ob = $2; sub(/.*\//, "", ob); key = $3 " (" ob ")"; v[key] += (FILENAME == long ? $1 : -$1) }
         END { for (f in v) if ((v[f] / d >= 0.005 || v[f] / d <= -0.005) && v[f] / d <= max) printf "%.3f\t%s\n", v[f] / d, f }' \
-        "$tmp/$b.$a.short.view" "$tmp/$b.$a.long.view" | sort -t$'\t' -k1,1gr | head -n "$nfun" |
+        "$short_view" "$long_view" | sort -t$'\t' -k1,1gr | head -n "$nfun" |
         awk -F'\t' '{ printf "%31s %10.2f  %s\n", "", $1, $2 }'
 }
 
@@ -144,15 +153,28 @@ for b in "${blist[@]}"; do
     s=${short:-${t_short[$b]}} l=${long:-${t_long[$b]}}
     [ "$l" -gt "$s" ] || bench_die "$b: the long length must be larger than the short one"
     for a in "${alist[@]}"; do
-        read -r o1 t1 b1 <<<"$(measure "$b" "$a" "$s" short)"
-        read -r o2 t2 b2 <<<"$(measure "$b" "$a" "$l" long)"
-        [ "$o2" -gt "$o1" ] || bench_die "$b: ops did not grow with N ($o1, $o2)"
-        share=$(awk -v d=$((o2 - o1)) -v t=$((t2 - t1)) -v be=$((b2 - b1)) 'BEGIN { printf "%.4f", (t - be) / d + 0.01 }')
-        awk -v b="$b" -v n="$a" -v o1="$o1" -v o2="$o2" -v t1="$t1" -v t2="$t2" \
-            -v b1="$b1" -v b2="$b2" -v args="${t_bin[$b]} ${t_args[$b]} (N $s, $l)" 'BEGIN {
-            d = o2 - o1; t = (t2 - t1) / d; be = (b2 - b1) / d
-            printf "%-8s %-9s %10.2f %10.2f %10.2f %12.2f   %s\n", b, n, t, t - be, be, 2 * (t - be), args }'
-        if [ "$nfun" -gt 0 ]; then top_functions "$b" "$a" $((o2 - o1)) "$share"; fi
+        runs=()
+        for ((r = 1; r <= repeat; r++)); do
+            read -r o1 t1 b1 <<<"$(measure "$b" "$a" "$s" "short$r")"
+            read -r o2 t2 b2 <<<"$(measure "$b" "$a" "$l" "long$r")"
+            [ "$o2" -gt "$o1" ] || bench_die "$b: ops did not grow with N ($o1, $o2)"
+            runs+=("$(awk -v d=$((o2 - o1)) -v t=$((t2 - t1)) -v be=$((b2 - b1)) \
+                'BEGIN { printf "%.4f %.4f %.4f", (t - be) / d, t / d, be / d }') $r $((o2 - o1))")
+        done
+        # The run whose allocator share is the median (the lower middle one
+        # for an even count), and the range over all runs.
+        mapfile -t sorted < <(printf '%s\n' "${runs[@]}" | sort -g)
+        read -r share total be r d <<<"${sorted[$(((repeat - 1) / 2))]}"
+        printf '%-8s %-9s %10.2f %10.2f %10.2f %12.2f   %s\n' "$b" "$a" "$total" "$share" "$be" \
+            "$(awk -v x="$share" 'BEGIN { print 2 * x }')" "${t_bin[$b]} ${t_args[$b]} (N $s, $l)"
+        if [ "$repeat" -gt 1 ]; then
+            printf '%31s allocator share over %d runs: %.2f .. %.2f (median shown)\n' "" "$repeat" \
+                "${sorted[0]%% *}" "${sorted[$((repeat - 1))]%% *}"
+        fi
+        if [ "$nfun" -gt 0 ]; then
+            top_functions "$tmp/$b.$a.short$r.view" "$tmp/$b.$a.long$r.view" "$b" "$d" \
+                "$(awk -v x="$share" 'BEGIN { print x + 0.01 }')"
+        fi
     done
 done
 echo "(ops = every malloc and free; Ir/op = allocator + benchmark; alloc/block = 2 x allocator: one malloc and one free)"
