@@ -5,7 +5,7 @@
 #   make bench           Mixed benchmark under glibc and hakmem, with the ratio
 #   make bench-compare   whole suite vs glibc/mimalloc/jemalloc/tcmalloc
 #                        (BENCH_ARGS="--quick", "--only mixed,larson", ...)
-#   make bench-quick     the same with --quick (about 2 minutes)
+#   make bench-quick     the same with --quick (about 3 minutes)
 #   make bench-instr     instructions per op under callgrind: Mixed and issue
 #                        15's patterns (BENCH_ARGS="--bench bulk --functions 20")
 #   make bench-smoke     every benchmark once, tiny arguments, under hakmem

@@ -7,8 +7,8 @@
 #                            [--allocators NAME,...] [--out DIR] [--timeout S]
 #                            [--suite FILE]
 #
-#   --quick        small arguments and 3 rounds: about 2 minutes
-#                  (default: full arguments and 5 rounds, about 20 minutes)
+#   --quick        small arguments and 3 rounds: about 3 minutes
+#                  (default: full arguments and 5 rounds, 30-40 minutes)
 #   --rounds N     rounds (each round runs every benchmark under every allocator)
 #   --only         benchmarks to run, by suite name (default: all)
 #   --allocators   default glibc,hakmem,mimalloc,jemalloc,tcmalloc
