@@ -46,7 +46,7 @@
 # cache misses or waiting. That interleaving, and an allocator's decisions
 # that read the clock (callgrind runs some 50x slower), change between runs:
 # mimalloc's count on burst ranged over 46-77 per op in a dozen runs,
-# hakmem's over 0.5 %; single-thread benchmarks repeat to within 0.1 %.
+# hakmem's over 0.6 %; single-thread benchmarks repeat to within 0.1 %.
 # --repeat shows how much.
 set -euo pipefail
 # shellcheck source=scripts/bench_lib.sh
