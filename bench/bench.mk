@@ -5,8 +5,9 @@
 #   make bench           Mixed benchmark under glibc and hakmem, with the ratio
 #   make bench-compare   whole suite vs glibc/mimalloc/jemalloc/tcmalloc
 #                        (BENCH_ARGS="--quick", "--only mixed,larson", ...)
-#   make bench-quick     the same with --quick (about 2 minutes)
-#   make bench-instr     instructions per op of Mixed under callgrind
+#   make bench-quick     the same with --quick (about 3 minutes)
+#   make bench-instr     instructions per op under callgrind: Mixed and issue
+#                        15's patterns (BENCH_ARGS="--bench bulk --functions 20")
 #   make bench-smoke     every benchmark once, tiny arguments, under hakmem
 #   make bench-build     only build the binaries into $(BUILD)/bench/
 #
@@ -52,7 +53,7 @@ bench-compare: $(BUILD)/libhakmem.so $(BENCH_BINS)
 bench-quick: $(BUILD)/libhakmem.so $(BENCH_BINS)
 	$(BENCH_ENV) scripts/bench_compare.sh --quick $(BENCH_ARGS)
 
-bench-instr: $(BUILD)/libhakmem.so $(BENCH_OUT)/bench_random_mixed
+bench-instr: $(BUILD)/libhakmem.so $(BENCH_BINS)
 	$(BENCH_ENV) scripts/bench_instr.sh $(BENCH_ARGS)
 
 bench-smoke: $(BUILD)/libhakmem.so $(BENCH_BINS)

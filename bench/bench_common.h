@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -174,6 +175,56 @@ static inline uint64_t bench_range(uint64_t *s, uint64_t lo, uint64_t hi)
 static inline uint64_t bench_stamp(const void *p, uint64_t tag)
 {
     return ((uint64_t)(uintptr_t)p * 0x9E3779B97F4A7C15ull) ^ tag;
+}
+
+/* Uniform over powers of two, then within one: a size in [lo, hi] whose
+ * power-of-two octave ([2^k, 2^(k+1)) clipped to [lo, hi]) is drawn first,
+ * each octave equally likely, so that 16 B and 4 KiB blocks are both
+ * common, as in most programs. 1 <= lo <= hi. */
+static inline size_t bench_size_log(uint64_t *s, size_t lo, size_t hi)
+{
+    unsigned klo = 63u - (unsigned)__builtin_clzll((unsigned long long)lo);
+    unsigned khi = 63u - (unsigned)__builtin_clzll((unsigned long long)hi);
+    unsigned k = (unsigned)bench_range(s, klo, khi);
+    size_t a = (size_t)1 << k, b = ((size_t)2 << k) - 1;
+    return (size_t)bench_range(s, a < lo ? lo : a, b > hi ? hi : b);
+}
+
+/* ---- self-describing blocks --------------------------------------------- */
+
+/* A block that carries its own size, for benchmarks whose blocks travel
+ * (between threads, through shared slots) without their size beside them.
+ * Word 0 holds bench_stamp(p, size), so the size is recovered as
+ * word 0 ^ bench_stamp(p, 0) and must lie in the benchmark's [min, max];
+ * a block of 16 bytes or more also has its last byte set to the size's low
+ * byte. Blocks must be at least 8 bytes. */
+static inline void bench_mark(void *p, size_t size)
+{
+    ((uint64_t *)p)[0] = bench_stamp(p, size);
+    if (size >= 16)
+        ((unsigned char *)p)[size - 1] = (unsigned char)size;
+}
+
+/* The size bench_mark wrote into p, or 0 when the block was corrupted. */
+static inline size_t bench_marked_size(const void *p, size_t min, size_t max)
+{
+    size_t size = (size_t)(((const uint64_t *)p)[0] ^ bench_stamp(p, 0));
+    if (size < min || size > max ||
+        (size >= 16 && ((const unsigned char *)p)[size - 1] != (unsigned char)size))
+        return 0;
+    return size;
+}
+
+/* ---- waiting for another thread ------------------------------------------ */
+
+/* Spin briefly, then yield: with more threads than cores the thread we wait
+ * for can only run if we give up the CPU. Reset *spins after progress. */
+static inline void bench_backoff(unsigned *spins)
+{
+    if (++*spins < 64)
+        __builtin_ia32_pause();
+    else
+        sched_yield();
 }
 
 /* ---- arguments --------------------------------------------------------- */

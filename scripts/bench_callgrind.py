@@ -1,46 +1,132 @@
 #!/usr/bin/env python3
-"""bench_callgrind.py — instructions (Ir) per shared object from a callgrind
-output file, exclusive of callees: how much of a run was spent inside the
-allocator library, the benchmark itself, libc, ld.so.
+"""bench_callgrind.py — instructions (Ir) per shared object, or per function,
+from a callgrind output file, exclusive of callees: how much of a run was
+spent inside the allocator library, the benchmark itself, libc, ld.so.
 
     scripts/bench_callgrind.py callgrind.out.PID     prints "Ir<TAB>object" lines,
                                                      then "Ir<TAB>TOTAL"
+    scripts/bench_callgrind.py --functions FILE      prints "Ir<TAB>object<TAB>function"
+                                                     lines, then "Ir<TAB>TOTAL"
+    scripts/bench_callgrind.py --source FILE         the same, by the function of the
+                                                     source line (inlined ones apart)
+    scripts/bench_callgrind.py --inclusive FILE      per function, callees included
+                                                     (TOTAL stays the exclusive sum)
 
 It reads the callgrind format directly (callgrind_annotate has no per-object
 view): cost lines belong to the current fn= of the current ob=, except the
 line right after a calls= line, which is the inclusive cost of that call and
 is already counted in the callee. Names may be compressed as "(id) name" on
-first use and "(id)" afterwards.
+first use and "(id)" afterwards, with one set of ids for objects (ob=, cob=),
+one for functions (fn=, cfn=) and one for files (fl=, fi=, fe=, cfi=, cfl=).
+A function inlined into another is counted in the one it was inlined into,
+as callgrind records it; --source instead reads each cost's source file and
+line (the library must have debug information, and its sources must be where
+it was built) and names the function whose definition holds that line,
+"name (in host)" when it was inlined into host; costs in files it cannot
+read keep callgrind's function name. --inclusive adds to each function the
+cost of the calls it made (the line after calls=); a recursive function
+counts its recursion more than once.
 """
 
+import re
+import signal
 import sys
 
 
-def per_object(path):
-    names = {}           # compressed id -> object name
+def source_functions(path):
+    """{line number: function name} for a C file, from a rough parse: a
+    function starts where a line at column 0 names `ident(` outside any
+    braces, and ends where its braces close. None if the file is unreadable."""
+    try:
+        with open(path, errors="replace") as f:
+            lines = f.read().split("\n")
+    except OSError:
+        return None
+    where, depth, cand, cont, start = {}, 0, None, False, 0
+    for i, raw in enumerate(lines, 1):
+        line = re.sub(r'"(\\.|[^"\\])*"|\'(\\.|[^\'\\])*\'', '""', raw)
+        line = re.sub(r"//.*|/\*.*?\*/", "", line)
+        line = re.sub(r"__attribute__\s*\(\(.*?\)\)\s*", "", line)
+        if cont or line.startswith("#"):
+            cont = line.rstrip().endswith("\\")
+            continue
+        if depth == 0 and line[:1] not in ("", " ", "\t", "{", "}", "/", "*"):
+            m = re.match(r"[^=({;]*?\b([A-Za-z_]\w*)\s*\(", line)
+            if m and m.group(1) not in ("_Static_assert", "static_assert"):
+                cand, start = m.group(1), i
+        opened = depth
+        depth += line.count("{") - line.count("}")
+        if cand and (opened > 0 or "{" in line):
+            where[i] = cand
+        if depth <= 0:
+            depth = 0
+            if cand and ("}" in line or line.rstrip().endswith(";")):
+                if "}" in line:
+                    for j in range(start, i + 1):
+                        where.setdefault(j, cand)
+                cand = None
+    return where
+
+
+def per_function(path, by_source=False, inclusive=False):
+    """{(object, function): exclusive (or inclusive) Ir}, and the file's
+    total (or None)."""
+    names = {"ob": {}, "fn": {}, "fl": {}}
     costs = {}
-    ob = "?"
+    ob = fn = "?"
+    fl = "?"
+    line_no = 0
+    parsed = {}
+    calls = {}
     skip_next = False    # the cost line after calls= is the call's inclusive cost
     total = None
     with open(path, errors="replace") as f:
         for line in f:
             c = line[:1]
             if c.isdigit() or c in "+-*":
+                parts = line.split()
+                pos = parts[0]
+                if pos[0] in "+-":
+                    line_no += int(pos)
+                elif pos != "*":
+                    line_no = int(pos, 0)
                 if skip_next:
                     skip_next = False
+                    if inclusive and len(parts) >= 2:
+                        calls[(ob, fn)] = calls.get((ob, fn), 0) + int(parts[1])
                     continue
-                parts = line.split()
                 if len(parts) >= 2:
-                    costs[ob] = costs.get(ob, 0) + int(parts[1])
+                    name = fn
+                    if by_source:
+                        if fl not in parsed:
+                            parsed[fl] = source_functions(fl)
+                        src = parsed[fl] and parsed[fl].get(line_no)
+                        if src and src != fn:
+                            name = f"{src} (in {fn})"
+                    key = (ob, name)
+                    costs[key] = costs.get(key, 0) + int(parts[1])
                 continue
             if line.startswith("ob="):
-                ob = resolve(line[3:].strip(), names)
+                ob = resolve(line[3:].strip(), names["ob"])
             elif line.startswith("cob="):
-                resolve(line[4:].strip(), names)  # defines a name; no context change
+                resolve(line[4:].strip(), names["ob"])  # defines a name; no context change
+            elif line.startswith("fn="):
+                fn = resolve(line[3:].strip(), names["fn"])
+            elif line.startswith("cfn=") or line.startswith("jfn="):
+                resolve(line[4:].strip(), names["fn"])
+            elif line[:3] in ("fl=", "fi=", "fe="):
+                fl = resolve(line[3:].strip(), names["fl"])
+            elif line[:4] in ("cfi=", "cfl=", "jfi="):
+                resolve(line[4:].strip(), names["fl"])
             elif line.startswith("calls="):
                 skip_next = True
             elif line.startswith("totals:") or line.startswith("summary:"):
                 total = int(line.split()[1])
+    if inclusive:
+        if total is None:
+            total = sum(costs.values())
+        for key, ir in calls.items():
+            costs[key] = costs.get(key, 0) + ir
     return costs, total
 
 
@@ -55,14 +141,28 @@ def resolve(text, names):
 
 
 def main():
-    if len(sys.argv) != 2:
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # quiet under | head
+    args = sys.argv[1:]
+    mode = args[0] if args and args[0] in ("--functions", "--source", "--inclusive") else ""
+    if mode:
+        args = args[1:]
+    by_fn = bool(mode)
+    if len(args) != 1:
         sys.exit(__doc__.split("\n\n")[1])
-    costs, total = per_object(sys.argv[1])
-    for ob, ir in sorted(costs.items(), key=lambda kv: -kv[1]):
-        print(f"{ir}\t{ob}")
-    print(f"{total if total is not None else sum(costs.values())}\tTOTAL")
-    if total is not None and total != sum(costs.values()):
-        print(f"bench_callgrind: objects sum to {sum(costs.values())}, totals say {total}",
+    costs, total = per_function(args[0], mode == "--source", mode == "--inclusive")
+    if by_fn:
+        rows = [(ir, f"{ob}\t{fn}") for (ob, fn), ir in costs.items()]
+    else:
+        per_ob = {}
+        for (ob, _), ir in costs.items():
+            per_ob[ob] = per_ob.get(ob, 0) + ir
+        rows = [(ir, ob) for ob, ir in per_ob.items()]
+    for ir, name in sorted(rows, key=lambda r: -r[0]):
+        print(f"{ir}\t{name}")
+    summed = sum(costs.values())
+    print(f"{total if total is not None else summed}\tTOTAL")
+    if total is not None and total != summed and mode != "--inclusive":
+        print(f"bench_callgrind: objects sum to {summed}, totals say {total}",
               file=sys.stderr)
 
 

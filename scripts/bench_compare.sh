@@ -5,15 +5,18 @@
 #
 #   scripts/bench_compare.sh [--quick] [--rounds N] [--only NAME,...]
 #                            [--allocators NAME,...] [--out DIR] [--timeout S]
+#                            [--suite FILE]
 #
-#   --quick        small arguments and 3 rounds: about 2 minutes
-#                  (default: full arguments and 5 rounds, about 20 minutes)
+#   --quick        small arguments and 3 rounds: about 3 minutes
+#                  (default: full arguments and 5 rounds, 30-40 minutes)
 #   --rounds N     rounds (each round runs every benchmark under every allocator)
 #   --only         benchmarks to run, by suite name (default: all)
 #   --allocators   default glibc,hakmem,mimalloc,jemalloc,tcmalloc
 #   --out DIR      where to write (default bench/results/<date>-<mode>;
 #                  bench/results/latest points at the last one)
 #   --timeout S    per run (default 600; 120 with --quick)
+#   --suite FILE   the benchmark table (default bench/suite.txt;
+#                  bench/suite_threads.txt: issue 15's threads at 8-32)
 #
 # Interleaving: in round r the benchmark order is rotated by r and, for the
 # i-th benchmark, the allocator order by r+i, so no allocator always runs
@@ -36,6 +39,7 @@ while [ $# -gt 0 ]; do
         --allocators) allocs=${2:?}; shift 2 ;;
         --out) out=${2:?}; shift 2 ;;
         --timeout) limit=${2:?}; shift 2 ;;
+        --suite) bench_set_suite "${2:?}"; shift 2 ;;
         -h|--help) bench_help; exit 0 ;;
         *) bench_die "unknown argument '$1' (see --help)" ;;
     esac
@@ -59,7 +63,7 @@ done < <(bench_suite)
 if [ -n "$only" ]; then
     IFS=, read -r -a want <<<"$only"
     for w in "${want[@]}"; do
-        [[ " ${names[*]} " == *" $w "* ]] || bench_die "--only: no benchmark '$w' in bench/suite.txt"
+        [[ " ${names[*]} " == *" $w "* ]] || bench_die "--only: no benchmark '$w' in ${BENCH_SUITE#"$BENCH_ROOT"/}"
     done
 fi
 nb=${#names[@]} na=${#alist[@]}
@@ -75,6 +79,7 @@ csv=$out/runs.csv
     echo "command=$invocation"
     echo "date=$(date -u '+%Y-%m-%d %H:%M UTC')"
     echo "mode=$mode"
+    echo "suite=$BENCH_SUITE"
     echo "rounds=$rounds"
     echo "allocators=${alist[*]}"
     echo "hakmem_rev=$(git -C "$BENCH_ROOT" rev-parse --short HEAD 2>/dev/null || echo none)$(git -C "$BENCH_ROOT" status --porcelain 2>/dev/null | grep -q . && echo '+dirty')"

@@ -7,7 +7,7 @@ BENCH_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${BUILD:-build}
 case $BUILD in /*) ;; *) BUILD=$BENCH_ROOT/$BUILD ;; esac
 BENCH_BIN_DIR=$BUILD/bench
-BENCH_SUITE=$BENCH_ROOT/bench/suite.txt
+BENCH_SUITE=$BENCH_ROOT/bench/suite.txt   # --suite FILE changes it (bench_set_suite)
 BENCH_LIBDIR=/usr/lib/x86_64-linux-gnu
 
 bench_die() { echo "${0##*/}: $*" >&2; exit 1; }
@@ -73,6 +73,14 @@ bench_need_allocs() {
         lib=$(bench_alloc_lib "$a")
         [ -z "$lib" ] || [ -e "$lib" ] || bench_die "$a: $lib not found (run 'make' first)"
     done
+}
+
+# bench_set_suite FILE — read the benchmarks from FILE instead of
+# bench/suite.txt (a path relative to the current directory or the tree).
+bench_set_suite() {
+    if [ -f "$1" ]; then BENCH_SUITE=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+    elif [ -f "$BENCH_ROOT/$1" ]; then BENCH_SUITE=$BENCH_ROOT/$1
+    else bench_die "--suite: no file '$1'"; fi
 }
 
 # Prints the suite as tab-separated "name bin smoke quick full" lines,

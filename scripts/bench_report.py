@@ -46,10 +46,10 @@ def read_meta(path):
     return meta
 
 
-def suite_order():
+def suite_order(path):
     names = []
-    if os.path.exists(SUITE):
-        with open(SUITE) as f:
+    if os.path.exists(path):
+        with open(path) as f:
             for line in f:
                 name = line.split("|")[0].strip()
                 if name and not name.startswith("#"):
@@ -118,7 +118,7 @@ class Cell:
         return [r for r in self.rows if r["status"] != "ok"]
 
 
-def load(csv_path):
+def load(csv_path, suite):
     cells, benches, allocs = {}, [], []
     with open(csv_path, newline="") as f:
         for row in csv.DictReader(f):
@@ -128,7 +128,7 @@ def load(csv_path):
             if a not in allocs:
                 allocs.append(a)
             cells.setdefault((b, a), Cell()).rows.append(row)
-    order = [b for b in suite_order() if b in benches]
+    order = [b for b in suite_order(suite) if b in benches]
     order += [b for b in benches if b not in order]
     return cells, order, allocs
 
@@ -234,7 +234,7 @@ def main():
     args = ap.parse_args()
     d = args.dir
     meta = read_meta(os.path.join(d, "meta.txt"))
-    cells, benches, allocs = load(os.path.join(d, "runs.csv"))
+    cells, benches, allocs = load(os.path.join(d, "runs.csv"), meta.get("suite", SUITE))
     if not benches:
         sys.exit("bench_report: no runs in " + d)
     listed = meta.get("allocators", "").split()

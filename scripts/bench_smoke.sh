@@ -4,7 +4,7 @@
 # non-zero, prints no result line, or runs under the wrong allocator (a
 # silently ignored LD_PRELOAD). For `make test`: no timing is judged.
 #
-#   scripts/bench_smoke.sh [--allocator NAME] [--timeout SECONDS]
+#   scripts/bench_smoke.sh [--allocator NAME] [--timeout SECONDS] [--suite FILE]
 #
 # The last line is "N passed, N failed".
 set -uo pipefail
@@ -17,6 +17,7 @@ while [ $# -gt 0 ]; do
     case $1 in
         --allocator) alloc=${2:?}; shift 2 ;;
         --timeout) limit=${2:?}; shift 2 ;;
+        --suite) bench_set_suite "${2:?}"; shift 2 ;;
         -h|--help) bench_help; exit 0 ;;
         *) bench_die "unknown argument '$1'" ;;
     esac
