@@ -49,7 +49,7 @@ void hak_size_classes_init(void) {
     /* A cache may grow to hold up to GROW_BYTES of blocks, 2048 at the
      * most (heap/cache.c, "growing caches"); its slots are reserved for it,
      * and only touched as it grows. */
-    enum { GROW_BYTES = 256 * 1024, GROW_SLOTS = 2048 };
+    enum { GROW_BYTES = 128 * 1024, GROW_SLOTS = 2048 };
     for (unsigned c = 0; c < HAK_NCLASSES; c++) {
         hak_class_info_t *ci = &hak_classes[c];
         size_t max = GROW_BYTES / ci->shape.block_size;

@@ -40,7 +40,7 @@ static void cache_grow(hak_heap_t *h, unsigned cls) {
     if (cls == 0 || hak_heaps_hooks.checked) return;   /* their flush checks use a table (flush_blocks) */
     uint32_t cap = h->cap[cls], want = cap * 2 > ci->max_cap ? ci->max_cap : cap * 2;
     size_t more = (size_t)(want - cap) * ci->shape.block_size;
-    if (want <= cap || h->grown + more > (size_t)HAK_CFG(TCACHE_MAX)) return;
+    if (want <= cap || h->grown + more > (size_t)HAK_CFG(TCACHE_MAX) / 4) return;
     h->grown += more;
     h->cap[cls] = (uint16_t)want;
 }
