@@ -41,11 +41,13 @@ API void *memalign(size_t align, size_t size) {
 
 API void *aligned_alloc(size_t align, size_t size) { return hak_aligned_alloc(align, size); }
 
+/* As glibc (malloc/malloc.c, __posix_memalign): a bad alignment returns
+ * EINVAL and leaves errno alone; a failure to allocate returns ENOMEM and,
+ * like the malloc underneath it, sets errno to ENOMEM; *out is written only
+ * on success. */
 static HAK_NOINLINE int posix_memalign_slow(void **out, size_t align, size_t size) {
-    int saved = errno;
     void *p = hak_aligned_alloc(align, size);
-    errno = saved;   /* posix_memalign reports through its result, not errno */
-    if (!p) return ENOMEM;
+    if (!p) { errno = ENOMEM; return ENOMEM; }
     *out = p;
     return 0;
 }
