@@ -4,6 +4,7 @@
 
 #include <pthread.h>
 #include <sched.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "backend/huge.h"
@@ -48,20 +49,65 @@ static void apply_config(void) {
     hak_verbose_configure();
 }
 
+/* ---- fork ----
+ *
+ * In a multi-threaded process the prepare handler takes every lock of ours
+ * (so the child never inherits one held by a thread that is gone) and the
+ * parent and child handlers release or reset them.  Two cases must take
+ * nothing:
+ *
+ * - A single-threaded process.  No other thread can hold a lock of ours,
+ *   and this thread may hold one itself: a signal handler that forks may
+ *   have interrupted a malloc in the middle of its slow path (glibc's own
+ *   malloc takes no lock in fork then either, which is what makes fork
+ *   async-signal-safe there: tst-mallocfork2).  We ask glibc, through
+ *   __libc_single_threaded (glibc >= 2.32; false from the first
+ *   pthread_create on), the same flag its fork consults.  It is a weak
+ *   reference: where it is missing (an older glibc) we take the locks as
+ *   before.  A thread count of our own would miss threads that never called
+ *   the allocator yet but are about to (one inside its first malloc would
+ *   hold a lock across our fork).
+ * - A fork inside our fork on the same thread: a signal handler that forks
+ *   while this thread is between our prepare and our parent or child
+ *   handler (in either process), with our locks taken or being taken.  A
+ *   per-thread depth counts the prepare handlers not yet matched; an inner
+ *   one takes nothing and its parent and child handlers release nothing,
+ *   so the outer fork finds its locks as it left them.  In a
+ *   multi-threaded program the inner child may still inherit a lock that
+ *   another thread held when the signal came (POSIX makes fork in a signal
+ *   handler of a multi-threaded program unsafe anyway); it never waits for
+ *   one of its own. */
+extern char __libc_single_threaded __attribute__((weak));
+
+static __thread uint8_t fork_depth HAK_TLS;    /* our prepare handlers not yet matched, this thread */
+static __thread uint8_t fork_locked HAK_TLS;   /* the outermost of them took the locks */
+
 static void fork_prepare(void) {
+    if (fork_depth++) return;   /* inside our own fork: take nothing */
+    fork_locked = !(&__libc_single_threaded && __libc_single_threaded);
+    if (!fork_locked) return;
     hak_heaps_fork_prepare();   /* first: a visitor may take the others */
     hak_huge_fork_prepare();
     hak_superslab_fork_prepare();
 }
 static void fork_parent(void) {
+    if (--fork_depth || !fork_locked) return;
     hak_superslab_fork_parent();
     hak_huge_fork_parent();
     hak_heaps_fork_parent();
 }
 static void fork_child(void) {
-    hak_superslab_fork_child();
-    hak_huge_fork_child();
-    hak_heaps_fork_child();
+    if (--fork_depth) return;
+    if (fork_locked) {
+        hak_superslab_fork_child();
+        hak_huge_fork_child();
+        hak_heaps_fork_child();
+    } else if (hak_tls_heap) {
+        /* Single-threaded: no lock to reset (one may be held by the frame a
+         * signal interrupted, which goes on in the child); only the thread
+         * id changed (the idle-cache probe reads it). */
+        hak_tls_heap->tid = (int)syscall(SYS_gettid);
+    }
     hak_verbose_event("fork child set up, pid", (uint64_t)getpid());
 }
 
