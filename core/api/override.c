@@ -5,12 +5,15 @@
 #if HAKMEM_OVERRIDE
 #include <errno.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api/api.h"
 #include "api/init.h"
+#include "backend/backend.h"
+#include "base/diag.h"
 #include "hakmem.h"
 
 #define API HAK_EXPORT
@@ -96,9 +99,46 @@ API struct mallinfo mallinfo(void) {
     return mi;
 }
 
+/* glibc's lines first, so that a program that parses them finds them
+ * ("Arena 0:", "system bytes", "in use bytes", "Total (incl. mmap):",
+ * "max mmap regions", "max mmap bytes"; numbers right-aligned in 10
+ * columns, not truncated to 32 bits), with hakmem's numbers mapped onto
+ * glibc's (docs/TROUBLESHOOTING.md): one arena, everything but the live huge
+ * blocks; glibc's mmapped chunks are hakmem's huge blocks.  Then hakmem's
+ * own report.  Like glibc's, it is not a cancellation point: a thread with
+ * a cancellation pending prints the whole report (every line hakmem writes
+ * goes through write(2), which otherwise is one). */
+static void glibc_line(hak_line_t *l, const char *label, uint64_t v) {
+    hak_line_t num = {.len = 0};
+    hak_line_u64(&num, v);
+    hak_line_str(l, label);
+    hak_line_str(l, " = ");
+    for (size_t pad = num.len; pad < 10; pad++) hak_line_str(l, " ");
+    num.buf[num.len] = 0;
+    hak_line_str(l, num.buf);
+    hak_line_str(l, "\n");
+}
+
 API void malloc_stats(void) {
+    int cancel;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
     hak_ensure_init();
+    hak_stats_t s;
+    hak_stats_get(&s);
+    uint64_t huge_map = atomic_load(&hak_backend.huge_map_bytes);
+    uint64_t huge_in_use = s.huge_bytes < s.bytes_in_use ? s.huge_bytes : s.bytes_in_use;
+    hak_line_t l = {.len = 0};
+    hak_line_str(&l, "Arena 0:\n");
+    glibc_line(&l, "system bytes    ", s.bytes_mapped > huge_map ? s.bytes_mapped - huge_map : 0);
+    glibc_line(&l, "in use bytes    ", s.bytes_in_use - huge_in_use);
+    hak_line_str(&l, "Total (incl. mmap):\n");
+    glibc_line(&l, "system bytes    ", s.bytes_mapped);
+    glibc_line(&l, "in use bytes    ", s.bytes_in_use);
+    glibc_line(&l, "max mmap regions", atomic_load(&hak_backend.huge_blocks_peak));
+    glibc_line(&l, "max mmap bytes  ", atomic_load(&hak_backend.huge_map_bytes_peak));
+    hak_line_write(&l, 2);
     hak_stats_print(2, 0);
+    pthread_setcancelstate(cancel, NULL);
 }
 
 /* glibc's XML report; a program that calls it must not pull glibc's
