@@ -47,6 +47,7 @@ static void apply_config(void) {
     hak_heaps_hooks.bypass = hak_stats_on() || hak_guard_on();
     hak_heaps_hooks.checked = hak_guard_on();
     hak_verbose_configure();
+    hak_stats_report_setup();
 }
 
 /* ---- fork ----
