@@ -216,6 +216,18 @@ static void huge_count(int64_t blocks, int64_t usable, int64_t mapped) {
     if (mapped > 0) peak_raise(&hak_backend.huge_map_bytes_peak, m);
 }
 
+/* A new mapping; when the OS refuses (an address-space limit counts what
+ * we keep), give back the cached huge mappings and the pooled superslabs,
+ * and try once more. */
+static void *map_or_give_back(size_t size, size_t align) {
+    void *p = hak_os_map_aligned(size, align);
+    if (p) return p;
+    bool had = atomic_load_explicit(&hcache.count, memory_order_relaxed) != 0;
+    cache_expire(true);
+    if (hak_superslab_pool_trim() == 0 && !had) return NULL;
+    return hak_os_map_aligned(size, align);
+}
+
 void *hak_huge_alloc(size_t size, size_t align, bool *fresh) {
     /* The header takes the first page; larger alignments put the block at
      * offset `align` of an `align`-aligned mapping. */
@@ -227,12 +239,8 @@ void *hak_huge_alloc(size_t size, size_t align, bool *fresh) {
     hak_superslab_t *r = map_align == HAK_SUPERSLAB_SIZE ? cache_take(map_size) : NULL;
     *fresh = r == NULL;
     if (!r) {
-        r = hak_os_map_aligned(map_size, map_align);
-        if (!r) {
-            cache_expire(true);   /* the OS refused: give back what we keep, try once more */
-            r = hak_os_map_aligned(map_size, map_align);
-            if (!r) { errno = ENOMEM; return NULL; }
-        }
+        r = map_or_give_back(map_size, map_align);
+        if (!r) { errno = ENOMEM; return NULL; }
         if (map_align == HAK_SUPERSLAB_SIZE && cache_gather(r, map_size)) *fresh = false;
         hak_segmap_set((uintptr_t)r, map_size);
         hak_thp_advise(r, map_size);
@@ -278,7 +286,7 @@ static void *huge_realloc_impl(hak_superslab_t *r, size_t size) {
         return hak_huge_block(r);
     }
     /* ...else reserve an aligned range and move the pages there. */
-    void *dst = hak_os_map_aligned(new_map, HAK_SUPERSLAB_SIZE);
+    void *dst = map_or_give_back(new_map, HAK_SUPERSLAB_SIZE);
     if (!dst) { errno = ENOMEM; return NULL; }
     hak_segmap_clear((uintptr_t)r, old_map);
     move_pages(r, old_map, dst);
