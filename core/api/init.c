@@ -44,7 +44,8 @@ static void apply_config(void) {
     hak_prewarm_configure();
     hak_debug_configure();
     hak_secure_configure();
-    hak_heaps_hooks.bypass = hak_stats_on() || hak_guard_on();
+    /* Redzones (SECURE) are fixed once, at init (below): until then 0. */
+    hak_heaps_hooks.bypass = hak_stats_on() || hak_guard_on() || hak_redzone;
     hak_heaps_hooks.checked = hak_guard_on();
     hak_verbose_configure();
     hak_stats_report_setup();
@@ -123,6 +124,7 @@ void hak_init_slow(void) {
     hak_config_load(environ);
     apply_config();
     hak_secure_redzone_init(hak_guard_on());   /* before the classes: redzones are geometry */
+    if (hak_redzone) hak_heaps_hooks.bypass = true;   /* SECURE checks every block out and in (api/api.c) */
     hak_size_classes_init();
     hak_slabmap_init();        /* before any heap: fronts copy it */
     hak_superslab_init();
