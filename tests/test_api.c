@@ -525,6 +525,20 @@ static void test_aligned_alloc_and_memalign(void **state)
             hak_free(s);
         }
     }
+    /* memalign as glibc: every alignment up to 2^63 is rounded up and tried
+     * (ENOMEM when it cannot be met); only one above 2^63 is EINVAL
+     * (glibc's tst-malloc-too-large) */
+    for (size_t a = (size_t)1 << 61; a; a <<= 1) {
+        size_t aligns[] = { a, a + 1 };
+        for (int k = 0; k < 2; k++) {
+            errno = 0;
+            void *p = memalign(opaque_size(aligns[k]), opaque_size(SIZE_MAX / 2));
+            int want = aligns[k] > SIZE_MAX / 2 + 1 ? EINVAL : ENOMEM;
+            if (p || errno != want)
+                fail_msg("memalign(%zu, SIZE_MAX / 2) = %p, errno %d; want NULL, %s", aligns[k], p, errno,
+                         want == EINVAL ? "EINVAL" : "ENOMEM");
+        }
+    }
     /* aligned_alloc: an alignment that is not a power of two is EINVAL */
     const size_t bad[] = { 0, 3, 5, 6, 12, 24, 48, 1000, 4097, 3u << 20, SIZE_MAX };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {

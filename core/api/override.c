@@ -34,9 +34,11 @@ API void *reallocarray(void *p, size_t n, size_t size) {
 
 API size_t malloc_usable_size(void *p) { return hak_usable_size(p); }
 
-/* glibc's memalign rounds an alignment that is not a power of two up to one. */
+/* glibc's memalign rounds an alignment that is not a power of two up to one;
+ * only one above 2^63, which has none above it, is EINVAL (malloc.c,
+ * _mid_memalign); 2^63 itself is a request that cannot be met: ENOMEM. */
 API void *memalign(size_t align, size_t size) {
-    if (align > ((size_t)1 << 62)) { errno = EINVAL; return NULL; }
+    if (align > SIZE_MAX / 2 + 1) { errno = EINVAL; return NULL; }
     size_t a = 16;
     while (a < align) a <<= 1;
     return hak_aligned_alloc(a, size);
