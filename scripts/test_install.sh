@@ -189,6 +189,21 @@ stats_ok() {
 }
 check "launcher --stats / --stats=json report on stderr" stats_ok
 
+# sort closes stderr in an atexit handler, before the report (issue 16).
+stats_sort_ok() {
+    printf 'b\na\n' >"$tmp/sort.in"
+    run_h "$tmp/o" "$tmp/e" "$H" --stats -- sort "$tmp/sort.in"
+    [ "$(cat "$tmp/o.rc")" = 0 ] && [ "$(cat "$tmp/o")" = "$(printf 'a\nb')" ] && grep -q '^hakmem: stats' "$tmp/e" ||
+        { cat "$tmp/e"; return 1; }
+    rm -f "$tmp"/stats.*
+    # two sorts, a file each (dash itself leaves with _exit: no report)
+    local n
+    "$H" --stats-file="$tmp/stats.%p" -- sh -c 'sort "$1" >/dev/null; sort "$1" >/dev/null; exit 0' _ "$tmp/sort.in" 2>"$tmp/e" &&
+        n=$(ls "$tmp"/stats.* | wc -l) && [ "$n" -ge 2 ] && [ "$(cat "$tmp"/stats.* | grep -c '^hakmem: stats')" -eq "$n" ] &&
+        [ ! -s "$tmp/e" ] || { ls "$tmp"; cat "$tmp/e"; return 1; }
+}
+check "launcher --stats with sort (closes stderr first); --stats-file PATH.%p: one file per process" stats_sort_ok
+
 verbose_ok() {
     "$H" --profile BALANCED --verbose "$tmp/probe" 2>&1 >/dev/null |
         grep -q '^hakmem: config HAKMEM_PROFILE=BALANCED (environment)'

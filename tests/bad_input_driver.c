@@ -154,8 +154,8 @@ static void *glibc_block(void) {
 }
 
 /* A pointer of the given kind (foreign or not a block start). */
-enum ptr_kind { PK_STACK, PK_STATIC, PK_MMAP, PK_PROTNONE, PK_GLIBC, PK_INTERIOR_TINY, PK_INTERIOR_LARGE,
-                PK_INTERIOR_HUGE, PK_MISALIGNED, PK_FREED_TINY };
+enum ptr_kind { PK_STACK, PK_STATIC, PK_MMAP, PK_PROTNONE, PK_GLIBC, PK_INTERIOR_TINY, PK_INTERIOR_100,
+                PK_INTERIOR_LARGE, PK_INTERIOR_HUGE, PK_MISALIGNED, PK_FREED_TINY };
 static void *bad_ptr(enum ptr_kind k, char *stack) {
     switch (k) {
     case PK_STACK: return stack;
@@ -164,6 +164,7 @@ static void *bad_ptr(enum ptr_kind k, char *stack) {
     case PK_PROTNONE: return map_page(PROT_NONE);
     case PK_GLIBC: return glibc_block();
     case PK_INTERIOR_TINY: { char *p = malloc(opaque(64)); sink = p; return p + 16; }
+    case PK_INTERIOR_100: { char *p = malloc(opaque(100)); sink = p; return p + 16; }
     case PK_INTERIOR_LARGE: { char *p = malloc(opaque(200000)); sink = p; return p + 65536; }
     case PK_INTERIOR_HUGE: { char *p = malloc(opaque(5 << 20)); sink = p; return p + (3 << 20); }
     case PK_MISALIGNED: { char *p = malloc(opaque(64)); sink = p; return p + 1; }
@@ -174,9 +175,12 @@ static void *bad_ptr(enum ptr_kind k, char *stack) {
 
 /* ---- the cases ---- */
 
+/* The flush batch is of the bad pointer's own class. */
+static size_t flush_size_for(enum ptr_kind k) { return k == PK_INTERIOR_100 ? 100 : 64; }
+
 static void free_of(enum ptr_kind k) {
     char stack[64];
-    prepare_flush(64);
+    prepare_flush(flush_size_for(k));
     void *p = bad_ptr(k, stack);
     if (!p) { result("setup failed"); _exit(4); }
     mark("@@call");
@@ -188,7 +192,7 @@ static void free_of(enum ptr_kind k) {
 static void realloc_of(enum ptr_kind k) {
     char stack[64];
     memset(stack, 7, sizeof stack);
-    prepare_flush(64);
+    prepare_flush(flush_size_for(k));
     void *p = bad_ptr(k, stack);
     if (!p) { result("setup failed"); _exit(4); }
     mark("@@call");
@@ -219,6 +223,7 @@ static void usable_of(enum ptr_kind k) {
     X(protnone, PK_PROTNONE, "a PROT_NONE page")                                            \
     X(glibc, PK_GLIBC, "a block of glibc's malloc")                                         \
     X(interior, PK_INTERIOR_TINY, "an interior pointer (tiny block + 16)")                  \
+    X(interior100, PK_INTERIOR_100, "an interior pointer (100-byte block + 16)")            \
     X(interior_large, PK_INTERIOR_LARGE, "an interior pointer (large block + 64 KiB)")      \
     X(interior_huge, PK_INTERIOR_HUGE, "an interior pointer (huge block + 3 MiB)")          \
     X(misaligned, PK_MISALIGNED, "a misaligned pointer (block + 1)")                        \
@@ -276,6 +281,20 @@ static void c_overflow8(void) {
     memset(p, 1, 32);
     mark("@@call");
     poke(p, opaque(32), 8);
+    free(p);
+    do_flush();
+    goes_on();
+}
+
+/* 8 bytes written past a 24-byte request, then the block freed (glibc
+ * finds the next chunk's size damaged; the bytes lie inside the block's
+ * usable size, before SECURE's redzone). */
+static void c_overflow8_24(void) {
+    prepare_flush(24);
+    unsigned char *p = malloc(opaque(24));
+    memset(p, 1, 24);
+    mark("@@call");
+    poke(p, opaque(24), 8);
     free(p);
     do_flush();
     goes_on();
@@ -473,6 +492,7 @@ static const struct kase cases[] = {
     {"double_then_malloc", "double free, then two mallocs of the size before any flush", c_double_then_malloc},
     {"free_sized_wrong", "free_sized() with a wrong size", c_free_sized_wrong},
     {"overflow8", "8-byte overflow (past a 32-byte request), then free", c_overflow8},
+    {"overflow8_24", "8-byte overflow (past a 24-byte request), then free", c_overflow8_24},
     {"overflow8_free_neighbour", "8-byte overflow into a free neighbour, then the class allocated",
      c_overflow8_free_neighbour},
     {"write_after_free", "8 bytes written into a freed block, then the class allocated", c_write_after_free},

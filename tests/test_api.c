@@ -447,6 +447,50 @@ static void test_posix_memalign_einval(void **state)
     }
 }
 
+/* errno as glibc leaves it (malloc/malloc.c, __posix_memalign): a bad
+ * alignment returns EINVAL without touching errno; a request that cannot be
+ * met returns ENOMEM and, since the allocation under it failed, errno is
+ * ENOMEM too (programs check either); success leaves errno alone.  Issue 16:
+ * hakmem restored errno on failure. */
+static void test_posix_memalign_errno(void **state)
+{
+    (void)state;
+    const size_t fail[][2] = {
+        { 64, SIZE_MAX - 4096 }, { 8, SIZE_MAX }, { 16, PTRDIFF_MAX_SZ + 1 },
+        { 4096, SIZE_MAX / 2 }, { 2 * MiB, SIZE_MAX - 2 * MiB }, { SIZE_MAX / 2 + 1, 1 },
+        { (size_t)1 << 62, 100 },
+    };
+    for (size_t i = 0; i < sizeof fail / sizeof fail[0]; i++) {
+        void *sentinel = (void *)&fail[i], *out = sentinel;
+        errno = 0;
+        int rc = posix_memalign(&out, opaque_size(fail[i][0]), opaque_size(fail[i][1]));
+        int e = errno;
+        if (rc != ENOMEM || e != ENOMEM)
+            fail_msg("posix_memalign(%zu, %zu) returned %d with errno %d; want ENOMEM and errno ENOMEM",
+                     fail[i][0], fail[i][1], rc, e);
+        if (out != sentinel)
+            fail_msg("posix_memalign(%zu, %zu) failed but set the pointer to %p", fail[i][0], fail[i][1], out);
+    }
+    const size_t bad[] = { 0, 4, 24, 100, SIZE_MAX };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        void *out = NULL;
+        errno = EBADF;
+        int rc = posix_memalign(&out, opaque_size(bad[i]), 100);
+        if (rc != EINVAL || errno != EBADF)
+            fail_msg("posix_memalign(%zu, 100) returned %d, errno %d; want EINVAL with errno untouched",
+                     bad[i], rc, errno);
+    }
+    for (size_t a = 8; a <= 8 * MiB; a *= 8) {
+        void *out = NULL;
+        errno = EBADF;
+        int rc = posix_memalign(&out, a, 1000);
+        if (rc != 0 || errno != EBADF)
+            fail_msg("posix_memalign(%zu, 1000) returned %d, errno %d; want 0 with errno untouched", a, rc, errno);
+        assert_owned(out);
+        free(out);
+    }
+}
+
 static void test_aligned_alloc_and_memalign(void **state)
 {
     (void)state;
@@ -479,6 +523,20 @@ static void test_aligned_alloc_and_memalign(void **state)
             free(q);
             __libc_free(r);
             hak_free(s);
+        }
+    }
+    /* memalign as glibc: every alignment up to 2^63 is rounded up and tried
+     * (ENOMEM when it cannot be met); only one above 2^63 is EINVAL
+     * (glibc's tst-malloc-too-large) */
+    for (size_t a = (size_t)1 << 61; a; a <<= 1) {
+        size_t aligns[] = { a, a + 1 };
+        for (int k = 0; k < 2; k++) {
+            errno = 0;
+            void *p = memalign(opaque_size(aligns[k]), opaque_size(SIZE_MAX / 2));
+            int want = aligns[k] > SIZE_MAX / 2 + 1 ? EINVAL : ENOMEM;
+            if (p || errno != want)
+                fail_msg("memalign(%zu, SIZE_MAX / 2) = %p, errno %d; want NULL, %s", aligns[k], p, errno,
+                         want == EINVAL ? "EINVAL" : "ENOMEM");
         }
     }
     /* aligned_alloc: an alignment that is not a power of two is EINVAL */
@@ -837,6 +895,7 @@ int main(void)
         cmocka_unit_test(test_realloc_failure_keeps_block),
         cmocka_unit_test(test_reallocarray),
         cmocka_unit_test(test_posix_memalign_einval),
+        cmocka_unit_test(test_posix_memalign_errno),
         cmocka_unit_test(test_aligned_alloc_and_memalign),
         cmocka_unit_test(test_valloc_pvalloc),
         cmocka_unit_test(test_usable_size),

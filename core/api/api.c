@@ -13,10 +13,43 @@
 #include "backend/resolve.h"
 #include "base/diag.h"
 #include "box/debug_box.h"
+#include "box/secure_box.h"
 #include "box/stats_box.h"
 #include "config/config.h"
 #include "front/front.h"
 #include "hakmem.h"
+
+/* ---- SECURE's checked blocks (box/secure_box.h) ----
+ * While redzones are on, the fronts are bypassed (api/init.c), so every
+ * block is handed out and taken back here: marked with its request on the
+ * way out, checked on the way in. */
+
+/* Mark block p (NULL: none), just allocated for a request of n bytes. */
+static void *secure_out(void *p, size_t n) {
+    if (p) hak_secure_block_out(p, hak_resolve(p).size, n);
+    return p;
+}
+
+/* malloc(n) in SECURE: the block, marked. */
+static HAK_NOINLINE void *secure_alloc(size_t n) {
+    if (n <= HAK_SMALL_MAX - HAK_REDZONE) {
+        unsigned cls = hak_class_of(hak_block_need(n));
+        void *p = hak_front_alloc_class(cls);
+        if (p) hak_secure_block_out(p, hak_class_block(cls), n);
+        return p;
+    }
+    bool fresh;
+    return secure_out(hak_front_alloc_raw(n, &fresh), n);
+}
+
+/* free(p) with checks: a block that is free already is reported and not
+ * freed again; anything else goes on to the front (which reports what is
+ * not a block). */
+static HAK_NOINLINE void secure_free(void *p) {
+    hak_ptr_t r = hak_resolve(p);
+    if (hak_ptr_is_block(&r) && !hak_secure_block_in(p, r.size)) return;
+    hak_front_free_raw(p);
+}
 
 HAK_NOINLINE void *hak_alloc_slow(size_t n) {
     /* The common ways here first, kept short: a small request above the
@@ -38,6 +71,7 @@ HAK_NOINLINE void *hak_alloc_slow(size_t n) {
     }
     hak_ensure_init();
     if (HAK_UNLIKELY(hak_guard_on())) return hak_guard_alloc(n, 0, false);
+    if (hak_redzone) return secure_alloc(n);
     bool fresh;
     return hak_front_alloc_raw(n, &fresh);
 }
@@ -45,6 +79,7 @@ HAK_NOINLINE void *hak_alloc_slow(size_t n) {
 HAK_NOINLINE void hak_free_slow(void *p) {
     if (!p) return;
     if (HAK_UNLIKELY(hak_guard_on())) { hak_guard_free(p); return; }
+    if (hak_redzone) { secure_free(p); return; }
     hak_front_free_raw(p);
 }
 
@@ -65,13 +100,18 @@ void *hak_calloc(size_t n, size_t size) {
     bool fresh = false;
     void *p = hak_front_alloc_raw(total, &fresh);
     if (p && !fresh) memset(p, 0, total);   /* fresh pages are zero already */
-    return p;
+    return hak_redzone ? secure_out(p, total) : p;
 }
 
 size_t hak_usable_size(const void *p) {
     if (!p) return 0;
     if (HAK_UNLIKELY(hak_guard_on())) return hak_guard_usable(p);
     hak_ptr_t r = hak_resolve(p);
+    if (HAK_LIKELY(hak_ptr_is_block(&r)) && hak_redzone) {
+        /* The request: what lies past it is the canary.  A free block: 0. */
+        size_t n = hak_secure_request((void *)p, r.size);
+        return n == SIZE_MAX ? 0 : n;
+    }
     if (HAK_LIKELY(hak_ptr_is_block(&r))) return r.size - hak_redzone;
     hak_report(r.kind == HAK_PTR_FOREIGN ? HAK_ERR_FOREIGN_USABLE : HAK_ERR_INVALID_USABLE, p, NULL, HAK_NO_NUMBER);
     return 0;
@@ -83,7 +123,17 @@ void *hak_realloc(void *p, size_t n) {
     if (!p) return hak_api_malloc(n);
     if (HAK_UNLIKELY(hak_guard_on()) && n) return hak_guard_realloc(p, n);
     hak_ptr_t r = hak_resolve(p);
-    size_t old = r.size - hak_redzone;
+    size_t old = r.size - hak_redzone, copy = old;
+    if (hak_redzone && hak_ptr_is_block(&r)) {
+        /* SECURE: the block is checked as a free would check it. */
+        copy = hak_secure_request(p, r.size);
+        if (copy == SIZE_MAX) {
+            hak_report(HAK_ERR_DOUBLE_FREE, p, "realloc(): block already freed; returned NULL", HAK_NO_NUMBER);
+            errno = ENOMEM;
+            return NULL;
+        }
+        if (n && n <= old && n >= old / 2) { hak_secure_block_out(p, r.size, n); return p; }
+    }
     /* The block still fits and wastes at most half of it: keep it. */
     if (HAK_LIKELY(hak_ptr_is_block(&r)) && n <= old && n >= old / 2) return p;
     if (n == 0) { hak_api_free(p); return NULL; }
@@ -95,17 +145,16 @@ void *hak_realloc(void *p, size_t n) {
     if (n > (size_t)PTRDIFF_MAX) { errno = ENOMEM; return NULL; }
     if (r.kind == HAK_PTR_HUGE && hak_block_need(n) > HAK_LARGE_MAX) {
         /* Huge to huge: the mapping moves or grows, its pages are not copied. */
-        if (hak_redzone) hak_redzone_check(p, (uint8_t *)p + r.size);
         void *q = hak_huge_realloc(r.ss, hak_block_need(n));
         if (!q) return NULL;
         hak_ptr_t rq = hak_resolve(q);
-        if (hak_redzone) hak_redzone_set((uint8_t *)q + rq.size);
+        if (hak_redzone) { hak_redzone_set((uint8_t *)q + rq.size); hak_secure_block_out(q, rq.size, n); }
         if (hak_stats_on()) hak_stats_bytes((int64_t)rq.size - (int64_t)r.size);
         return q;
     }
     void *q = hak_api_malloc(n);
     if (!q) return NULL;
-    memcpy(q, p, n < old ? n : old);
+    memcpy(q, p, n < copy ? n : copy);
     hak_api_free(p);
     return q;
 }
@@ -117,7 +166,9 @@ void *hak_aligned_alloc(size_t align, size_t size) {
     hak_ensure_init();
     if (HAK_UNLIKELY(hak_guard_on())) return hak_guard_alloc(size, align, false);
     if (align <= 16) return hak_api_malloc(size < 16 && align == 16 ? 16 : size);
-    return hak_front_alloc_aligned_raw(align, size);
+    void *q = hak_front_alloc_aligned_raw(align, size);
+    if (hak_redzone && q) hak_secure_block_out(q, hak_resolve(q).size, size);
+    return q;
 }
 
 int hak_trim(void) {

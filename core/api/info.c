@@ -3,14 +3,19 @@
  * exit when HAKMEM_STATS asks for it.  The counts come from what the slow
  * paths always keep (heaps, backend, OS calls), and, while the stats box is
  * on, its exact per-operation counters. */
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "api/init.h"
 #include "backend/backend.h"
 #include "backend/os.h"
 #include "base/diag.h"
 #include "box/stats_box.h"
+#include "config/config.h"
 #include "hakmem.h"
 #include "heap/heap.h"
 
@@ -154,6 +159,116 @@ void hak_stats_print(int fd, int json) {
     hak_line_write(&l, fd);
 }
 
+/* ---- the report at exit ----
+ *
+ * Many programs close stderr before they exit (every coreutils program, in
+ * an atexit handler, which runs before this library's destructors), so the
+ * report keeps a descriptor of its own: a duplicate of fd 2 taken at init,
+ * close-on-exec (an exec'd program takes its own), at a number above those
+ * a program expects to get.  Only while HAKMEM_STATS is on: otherwise no
+ * descriptor is taken.  A program may still close it (closefrom, or a loop
+ * over every descriptor) and open something else there: the report then
+ * checks that the descriptor is still the file it duplicated, and falls back
+ * to fd 2.  HAKMEM_STATS_FILE=path sends the report to a file instead,
+ * opened at exit for appending (created if missing); "%p" in the path is
+ * the process id, so that the children of a program do not mix their
+ * reports, "%%" a percent sign.  If it cannot be opened, one warning line
+ * and the report go to stderr. */
+static struct {
+    int fd;                 /* the duplicate of fd 2, or -1 */
+    dev_t dev;
+    ino_t ino;
+    char path[4096];        /* HAKMEM_STATS_FILE, copied at init ("" if unset) */
+} report = {.fd = -1};
+
+void hak_stats_report_setup(void) {
+    if (!hak_stats_on()) return;
+    const char *path = hak_config.text[HAK_VAR_STATS_FILE];
+    size_t n = path ? strlen(path) : 0;
+    if (n >= sizeof report.path) n = 0;   /* too long to be a path: ignored */
+    memcpy(report.path, path ? path : "", n);
+    report.path[n] = 0;
+    if (report.fd >= 0) return;   /* the configuration read again (api/init.c) */
+    int saved = errno;
+    struct rlimit rl;
+    long high = 1000;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && (long)rl.rlim_cur / 2 < high)
+        high = (long)rl.rlim_cur / 2;
+    if (high < 3) high = 3;
+    int fd = fcntl(2, F_DUPFD_CLOEXEC, high);
+    if (fd < 0) fd = fcntl(2, F_DUPFD_CLOEXEC, 3);
+    struct stat st;
+    if (fd >= 0 && fstat(fd, &st) == 0) {
+        report.dev = st.st_dev;
+        report.ino = st.st_ino;
+        report.fd = fd;
+    } else if (fd >= 0) {
+        close(fd);
+    }
+    errno = saved;
+}
+
+/* The saved stderr if it is still what it was, else fd 2. */
+static int report_stderr(void) {
+    struct stat st;
+    if (report.fd >= 0 && fstat(report.fd, &st) == 0 && st.st_dev == report.dev && st.st_ino == report.ino)
+        return report.fd;
+    return 2;
+}
+
+static const char *errno_name(int e) {
+    switch (e) {
+    case ENOENT: return "no such file or directory";
+    case EACCES: return "permission denied";
+    case EROFS: return "read-only file system";
+    case EISDIR: return "is a directory";
+    case ENOTDIR: return "a component of the path is not a directory";
+    case ENOSPC: return "no space left on device";
+    case EMFILE: case ENFILE: return "too many open files";
+    case ENAMETOOLONG: return "file name too long";
+    default: return NULL;
+    }
+}
+
+/* The report's file, opened (appending; created 0666 less the umask), or
+ * -1 after a warning on err. */
+static int open_report_file(int err) {
+    char path[sizeof report.path + 24];
+    size_t o = 0;
+    for (const char *s = report.path; *s && o < sizeof path - 24; s++) {
+        if (s[0] == '%' && s[1] == 'p') {
+            hak_line_t pid = {.len = 0};
+            hak_line_u64(&pid, (uint64_t)getpid());
+            memcpy(path + o, pid.buf, pid.len);
+            o += pid.len;
+            s++;
+        } else if (s[0] == '%' && s[1] == '%') {
+            path[o++] = '%';
+            s++;
+        } else {
+            path[o++] = *s;
+        }
+    }
+    path[o] = 0;
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
+    if (fd >= 0) return fd;
+    int e = errno;
+    hak_line_t l = {.len = 0};
+    hak_line_str(&l, "hakmem: HAKMEM_STATS_FILE: cannot open ");
+    hak_line_str(&l, path);
+    hak_line_str(&l, " (");
+    if (errno_name(e)) hak_line_str(&l, errno_name(e));
+    else { hak_line_str(&l, "errno "); hak_line_u64(&l, (uint64_t)e); }
+    hak_line_str(&l, "); the report goes to stderr\n");
+    hak_line_write(&l, err);
+    return -1;
+}
+
 __attribute__((destructor)) static void stats_at_exit(void) {
-    if (hak_stats_on()) hak_stats_print(2, hak_stats_mode == 2);
+    if (!hak_stats_on()) return;
+    int saved = errno;
+    int err = report_stderr(), file = report.path[0] ? open_report_file(err) : -1;
+    hak_stats_print(file >= 0 ? file : err, hak_stats_mode == 2);
+    if (file >= 0) close(file);
+    errno = saved;
 }

@@ -13,6 +13,9 @@ typedef struct hak_init_state {
 extern HAK_HIDDEN hak_init_state_t hak_init_state;
 
 HAK_HIDDEN void hak_init_slow(void);
+/* The exit report's descriptor and file (api/info.c): taken at init while
+ * HAKMEM_STATS is on, before the program can close its stderr. */
+HAK_HIDDEN void hak_stats_report_setup(void);
 HAK_INLINE void hak_ensure_init(void) {
     if (HAK_UNLIKELY(!__atomic_load_n(&hak_init_state.done, __ATOMIC_ACQUIRE))) hak_init_slow();
 }

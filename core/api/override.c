@@ -5,12 +5,15 @@
 #if HAKMEM_OVERRIDE
 #include <errno.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api/api.h"
 #include "api/init.h"
+#include "backend/backend.h"
+#include "base/diag.h"
 #include "hakmem.h"
 
 #define API HAK_EXPORT
@@ -31,9 +34,11 @@ API void *reallocarray(void *p, size_t n, size_t size) {
 
 API size_t malloc_usable_size(void *p) { return hak_usable_size(p); }
 
-/* glibc's memalign rounds an alignment that is not a power of two up to one. */
+/* glibc's memalign rounds an alignment that is not a power of two up to one;
+ * only one above 2^63, which has none above it, is EINVAL (malloc.c,
+ * _mid_memalign); 2^63 itself is a request that cannot be met: ENOMEM. */
 API void *memalign(size_t align, size_t size) {
-    if (align > ((size_t)1 << 63)) { errno = EINVAL; return NULL; }   /* as glibc: larger ones fail with ENOMEM */
+    if (align > SIZE_MAX / 2 + 1) { errno = EINVAL; return NULL; }
     size_t a = 16;
     while (a < align) a <<= 1;
     return hak_aligned_alloc(a, size);
@@ -41,11 +46,13 @@ API void *memalign(size_t align, size_t size) {
 
 API void *aligned_alloc(size_t align, size_t size) { return hak_aligned_alloc(align, size); }
 
+/* As glibc (malloc/malloc.c, __posix_memalign): a bad alignment returns
+ * EINVAL and leaves errno alone; a failure to allocate returns ENOMEM and,
+ * like the malloc underneath it, sets errno to ENOMEM; *out is written only
+ * on success. */
 static HAK_NOINLINE int posix_memalign_slow(void **out, size_t align, size_t size) {
-    int saved = errno;
     void *p = hak_aligned_alloc(align, size);
-    errno = saved;   /* posix_memalign reports through its result, not errno */
-    if (!p) return ENOMEM;
+    if (!p) { errno = ENOMEM; return ENOMEM; }
     *out = p;
     return 0;
 }
@@ -94,9 +101,46 @@ API struct mallinfo mallinfo(void) {
     return mi;
 }
 
+/* glibc's lines first, so that a program that parses them finds them
+ * ("Arena 0:", "system bytes", "in use bytes", "Total (incl. mmap):",
+ * "max mmap regions", "max mmap bytes"; numbers right-aligned in 10
+ * columns, not truncated to 32 bits), with hakmem's numbers mapped onto
+ * glibc's (docs/TROUBLESHOOTING.md): one arena, everything but the live huge
+ * blocks; glibc's mmapped chunks are hakmem's huge blocks.  Then hakmem's
+ * own report.  Like glibc's, it is not a cancellation point: a thread with
+ * a cancellation pending prints the whole report (every line hakmem writes
+ * goes through write(2), which otherwise is one). */
+static void glibc_line(hak_line_t *l, const char *label, uint64_t v) {
+    hak_line_t num = {.len = 0};
+    hak_line_u64(&num, v);
+    hak_line_str(l, label);
+    hak_line_str(l, " = ");
+    for (size_t pad = num.len; pad < 10; pad++) hak_line_str(l, " ");
+    num.buf[num.len] = 0;
+    hak_line_str(l, num.buf);
+    hak_line_str(l, "\n");
+}
+
 API void malloc_stats(void) {
+    int cancel;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
     hak_ensure_init();
+    hak_stats_t s;
+    hak_stats_get(&s);
+    uint64_t huge_map = atomic_load(&hak_backend.huge_map_bytes);
+    uint64_t huge_in_use = s.huge_bytes < s.bytes_in_use ? s.huge_bytes : s.bytes_in_use;
+    hak_line_t l = {.len = 0};
+    hak_line_str(&l, "Arena 0:\n");
+    glibc_line(&l, "system bytes    ", s.bytes_mapped > huge_map ? s.bytes_mapped - huge_map : 0);
+    glibc_line(&l, "in use bytes    ", s.bytes_in_use - huge_in_use);
+    hak_line_str(&l, "Total (incl. mmap):\n");
+    glibc_line(&l, "system bytes    ", s.bytes_mapped);
+    glibc_line(&l, "in use bytes    ", s.bytes_in_use);
+    glibc_line(&l, "max mmap regions", atomic_load(&hak_backend.huge_blocks_peak));
+    glibc_line(&l, "max mmap bytes  ", atomic_load(&hak_backend.huge_map_bytes_peak));
+    hak_line_write(&l, 2);
     hak_stats_print(2, 0);
+    pthread_setcancelstate(cancel, NULL);
 }
 
 /* glibc's XML report; a program that calls it must not pull glibc's

@@ -30,6 +30,9 @@ typedef struct hak_backend_state {
     } huge_cache;
     _Atomic uint64_t huge_bytes;   /* usable bytes of every live huge block */
     _Atomic uint64_t huge_blocks;  /* live huge blocks */
+    /* Bytes of the live huge blocks' mappings, and the peaks of that and of
+     * huge_blocks: malloc_stats' "max mmap bytes" and "max mmap regions". */
+    _Atomic uint64_t huge_map_bytes, huge_map_bytes_peak, huge_blocks_peak;
 } hak_backend_state_t;
 
 extern HAK_HIDDEN hak_backend_state_t hak_backend;

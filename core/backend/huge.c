@@ -202,6 +202,32 @@ static bool cache_put(hak_superslab_t *r) {
     return fits;
 }
 
+static void peak_raise(_Atomic uint64_t *peak, uint64_t now) {
+    uint64_t p = atomic_load_explicit(peak, memory_order_relaxed);
+    while (now > p && !atomic_compare_exchange_weak_explicit(peak, &p, now, memory_order_relaxed, memory_order_relaxed)) {}
+}
+
+/* The live huge blocks' counters: blocks, usable bytes, mapping bytes. */
+static void huge_count(int64_t blocks, int64_t usable, int64_t mapped) {
+    atomic_fetch_add_explicit(&hak_backend.huge_bytes, (uint64_t)usable, memory_order_relaxed);
+    uint64_t b = atomic_fetch_add_explicit(&hak_backend.huge_blocks, (uint64_t)blocks, memory_order_relaxed) + (uint64_t)blocks;
+    uint64_t m = atomic_fetch_add_explicit(&hak_backend.huge_map_bytes, (uint64_t)mapped, memory_order_relaxed) + (uint64_t)mapped;
+    if (blocks > 0) peak_raise(&hak_backend.huge_blocks_peak, b);
+    if (mapped > 0) peak_raise(&hak_backend.huge_map_bytes_peak, m);
+}
+
+/* A new mapping; when the OS refuses (an address-space limit counts what
+ * we keep), give back the cached huge mappings and the pooled superslabs,
+ * and try once more. */
+static void *map_or_give_back(size_t size, size_t align) {
+    void *p = hak_os_map_aligned(size, align);
+    if (p) return p;
+    bool had = atomic_load_explicit(&hcache.count, memory_order_relaxed) != 0;
+    cache_expire(true);
+    if (hak_superslab_pool_trim() == 0 && !had) return NULL;
+    return hak_os_map_aligned(size, align);
+}
+
 void *hak_huge_alloc(size_t size, size_t align, bool *fresh) {
     /* The header takes the first page; larger alignments put the block at
      * offset `align` of an `align`-aligned mapping. */
@@ -213,12 +239,8 @@ void *hak_huge_alloc(size_t size, size_t align, bool *fresh) {
     hak_superslab_t *r = map_align == HAK_SUPERSLAB_SIZE ? cache_take(map_size) : NULL;
     *fresh = r == NULL;
     if (!r) {
-        r = hak_os_map_aligned(map_size, map_align);
-        if (!r) {
-            cache_expire(true);   /* the OS refused: give back what we keep, try once more */
-            r = hak_os_map_aligned(map_size, map_align);
-            if (!r) { errno = ENOMEM; return NULL; }
-        }
+        r = map_or_give_back(map_size, map_align);
+        if (!r) { errno = ENOMEM; return NULL; }
         if (map_align == HAK_SUPERSLAB_SIZE && cache_gather(r, map_size)) *fresh = false;
         if (!hak_segmap_set((uintptr_t)r, map_size)) {   /* the map could not say it is ours */
             hak_os_unmap(r, map_size);
@@ -228,14 +250,12 @@ void *hak_huge_alloc(size_t size, size_t align, bool *fresh) {
         hak_thp_advise(r, map_size);
     }
     huge_header_init(r, map_size, data_off);
-    atomic_fetch_add_explicit(&hak_backend.huge_bytes, hak_huge_usable(r), memory_order_relaxed);
-    atomic_fetch_add_explicit(&hak_backend.huge_blocks, 1, memory_order_relaxed);
+    huge_count(1, (int64_t)hak_huge_usable(r), (int64_t)map_size);
     return hak_huge_block(r);
 }
 
 void hak_huge_free(hak_superslab_t *r) {
-    atomic_fetch_sub_explicit(&hak_backend.huge_bytes, hak_huge_usable(r), memory_order_relaxed);
-    atomic_fetch_sub_explicit(&hak_backend.huge_blocks, 1, memory_order_relaxed);
+    huge_count(-1, -(int64_t)hak_huge_usable(r), -(int64_t)r->map_size);
     if (!cache_put(r)) unmap_superslabs(r);
     if (atomic_load_explicit(&hcache.count, memory_order_relaxed)) cache_expire(false);
 }
@@ -243,11 +263,11 @@ void hak_huge_free(hak_superslab_t *r) {
 static void *huge_realloc_impl(hak_superslab_t *r, size_t size);
 
 void *hak_huge_realloc(hak_superslab_t *r, size_t size) {
-    size_t before = hak_huge_usable(r);
+    size_t before = hak_huge_usable(r), map_before = r->map_size;
     void *p = huge_realloc_impl(r, size);
     if (p) {
-        size_t after = hak_huge_usable(hak_segmap_lookup(p));
-        atomic_fetch_add_explicit(&hak_backend.huge_bytes, (uint64_t)after - (uint64_t)before, memory_order_relaxed);
+        hak_superslab_t *q = hak_segmap_lookup(p);
+        huge_count(0, (int64_t)hak_huge_usable(q) - (int64_t)before, (int64_t)q->map_size - (int64_t)map_before);
     }
     return p;
 }
@@ -276,7 +296,7 @@ static void *huge_realloc_impl(hak_superslab_t *r, size_t size) {
     /* ...else reserve an aligned range and move the pages there.  The map
      * says dst is ours first: its header page reads as no kind (zero) until
      * the move, and nobody holds a pointer into it yet. */
-    void *dst = hak_os_map_aligned(new_map, HAK_SUPERSLAB_SIZE);
+    void *dst = map_or_give_back(new_map, HAK_SUPERSLAB_SIZE);
     if (!dst) { errno = ENOMEM; return NULL; }
     if (!hak_segmap_set((uintptr_t)dst, new_map)) {
         hak_os_unmap(dst, new_map);

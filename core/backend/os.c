@@ -39,24 +39,37 @@ void hak_os_unmap(void *p, size_t size) {
         atomic_fetch_sub_explicit(&hak_os.bytes_mapped, size, memory_order_relaxed);
 }
 
+/* An aligned mapping costs the address space of its own size, not more:
+ * under an address-space limit (RLIMIT_AS) the last superslab that fits
+ * must still be had.  So the first attempts never ask for more than size:
+ * a plain mapping, which the kernel usually places aligned (right below
+ * the previous one); else, since it placed that one at the top of a free
+ * gap, the aligned address just below it, as a hint (no MAP_FIXED: the
+ * kernel takes it only if it is free).  Only then the classic over-map by
+ * align less a page, trimmed; and if even that does not fit, the aligned
+ * address above the first mapping. */
 void *hak_os_map_aligned(size_t size, size_t align) {
     int saved = errno;
-    /* Usually the kernel places a new mapping right below the previous one,
-     * so a plain map of an aligned size is often aligned already. */
     void *p = os_mmap(NULL, size);
     if (p == NULL) goto fail;
     if (((uintptr_t)p & (align - 1)) == 0) { errno = saved; return p; }
     hak_os_unmap(p, size);
-    /* Over-map and trim to alignment. */
-    if (size + align < size) goto fail;
-    p = os_mmap(NULL, size + align);
-    if (p == NULL) goto fail;
-    uintptr_t start = (uintptr_t)p, aligned = (start + align - 1) & ~(uintptr_t)(align - 1);
-    size_t head = aligned - start, tail = align - head;
-    if (head) hak_os_unmap(p, head);
-    if (tail) hak_os_unmap((void *)(aligned + size), tail);
-    errno = saved;
-    return (void *)aligned;
+    uintptr_t down = (uintptr_t)p & ~(uintptr_t)(align - 1);
+    void *q = os_mmap((void *)down, size);
+    if (q == (void *)down) { errno = saved; return q; }
+    if (q) hak_os_unmap(q, size);
+    size_t over = size + align - HAK_PAGE;
+    if (over > size && (q = os_mmap(NULL, over)) != NULL) {
+        uintptr_t start = (uintptr_t)q, aligned = (start + align - 1) & ~(uintptr_t)(align - 1);
+        size_t head = aligned - start, tail = over - size - head;
+        if (head) hak_os_unmap(q, head);
+        if (tail) hak_os_unmap((void *)(aligned + size), tail);
+        errno = saved;
+        return (void *)aligned;
+    }
+    q = os_mmap((void *)(down + align), size);
+    if (q == (void *)(down + align)) { errno = saved; return q; }
+    if (q) hak_os_unmap(q, size);
 fail:
     hak_verbose_event("the OS refused a mapping of bytes", size);
     errno = ENOMEM;

@@ -6,6 +6,7 @@
 #include <sys/mman.h>
 
 #include "backend/backend.h"
+#include "backend/huge.h"
 #include "backend/os.h"
 #include "backend/segmap.h"
 #include "backend/slabmap.h"
@@ -122,6 +123,11 @@ static hak_superslab_t *ss_acquire(hak_ss_owner_t *o) {
         free_dirty_add(__builtin_popcount(dirty));
     } else {
         ss = hak_os_map_aligned(HAK_SUPERSLAB_SIZE, HAK_SUPERSLAB_SIZE);
+        /* The OS refused (an address-space limit, RLIMIT_AS): give back the
+         * freed huge mappings kept for reuse, which the limit counts, and
+         * try once more, as a huge allocation does (the pool is empty: it
+         * was looked at first). */
+        if (!ss && hak_huge_cache_trim()) ss = hak_os_map_aligned(HAK_SUPERSLAB_SIZE, HAK_SUPERSLAB_SIZE);
         if (!ss) return NULL;
         if (!hak_segmap_set((uintptr_t)ss, HAK_SUPERSLAB_SIZE)) {   /* the map could not say it is ours */
             hak_os_unmap(ss, HAK_SUPERSLAB_SIZE);

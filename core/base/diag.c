@@ -2,6 +2,7 @@
 #include "base/diag.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
@@ -46,14 +47,18 @@ void hak_line_fixed(hak_line_t *l, uint64_t v, unsigned decimals) {
     }
 }
 
+/* write(2) is a cancellation point: a report written from inside the
+ * allocator (perhaps with a lock held) must not end the thread there. */
 void hak_line_write(hak_line_t *l, int fd) {
-    int saved = errno;
+    int saved = errno, cancel;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
     size_t off = 0;
     while (off < l->len) {
         ssize_t n = write(fd, l->buf + off, l->len - off);
         if (n <= 0) { if (n < 0 && errno == EINTR) continue; break; }
         off += (size_t)n;
     }
+    pthread_setcancelstate(cancel, NULL);
     errno = saved;
 }
 

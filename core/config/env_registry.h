@@ -21,6 +21,8 @@
       "print the effective configuration at init, and one line per rare event")                   \
     X(STATS, ENUM, "0", 0, 0, "0|1|json", stats,                                                   \
       "report counters at exit: 0 off, 1 readable text, json one JSON line")                      \
+    X(STATS_FILE, STRING, "", 0, 0, "", stats,                                                     \
+      "with HAKMEM_STATS: append the exit report to this file instead of stderr (%p: the pid)")   \
     X(PREWARM, BOOL, "0", 0, 1, "", prewarm,                                                       \
       "map a thread's first superslab when the thread starts, before it asks")                    \
     X(THP, BOOL, "0", 0, 1, "", thp,                                                               \

@@ -216,5 +216,8 @@ HAK_HIDDEN void hak_heaps_init(void);
 HAK_HIDDEN void hak_heaps_fork_prepare(void);
 HAK_HIDDEN void hak_heaps_fork_parent(void);
 HAK_HIDDEN void hak_heaps_fork_child(void);
+/* The child of a single-threaded process: no lock was taken, only the
+ * thread id changed (the idle-cache probe reads it). */
+HAK_HIDDEN void hak_heaps_fork_child_alone(void);
 
 #endif

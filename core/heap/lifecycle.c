@@ -191,6 +191,10 @@ void hak_heaps_totals(hak_heaps_totals_t *t) {
 void hak_heaps_fork_prepare(void) { pthread_mutex_lock(&hak_heaps.visit_lock); }
 void hak_heaps_fork_parent(void) { pthread_mutex_unlock(&hak_heaps.visit_lock); }
 
+void hak_heaps_fork_child_alone(void) {
+    if (hak_tls_heap) hak_tls_heap->tid = (int)syscall(SYS_gettid);
+}
+
 void hak_heaps_fork_child(void) {
     pthread_mutex_init(&hak_heaps.visit_lock, NULL);
     /* Heaps held by threads that do not exist in the child may be half-way
