@@ -48,7 +48,7 @@ static HAK_NOINLINE void *secure_alloc(size_t n) {
 static HAK_NOINLINE void secure_free(void *p) {
     hak_ptr_t r = hak_resolve(p);
     if (hak_ptr_is_block(&r) && !hak_secure_block_in(p, r.size)) return;
-    hak_front_free_raw(p);
+    hak_front_free_resolved(p, &r);
 }
 
 HAK_NOINLINE void *hak_alloc_slow(size_t n) {

@@ -132,6 +132,11 @@ HAK_INLINE void free_small(hak_span_t *s, void *p) {
 
 void hak_front_free_raw(void *p) {
     hak_ptr_t r = hak_resolve(p);
+    hak_front_free_resolved(p, &r);
+}
+
+void hak_front_free_resolved(void *p, const hak_ptr_t *rp) {
+    hak_ptr_t r = *rp;
     if (HAK_LIKELY(r.kind == HAK_PTR_SMALL)) {
         free_small(r.span, p);
         return;

@@ -6,6 +6,7 @@
 #ifndef HAKMEM_FRONT_H
 #define HAKMEM_FRONT_H
 
+#include "backend/resolve.h"
 #include "base/base.h"
 
 /* A block of class cls from the calling thread's cache, refilling it; NULL
@@ -19,5 +20,7 @@ HAK_HIDDEN void *hak_front_alloc_aligned_raw(size_t align, size_t size);
 /* Free p, whatever it is: a block goes back; anything else is reported
  * (once per kind) and ignored.  errno untouched. */
 HAK_HIDDEN void hak_front_free_raw(void *p);
+/* The same for p already resolved (r: hak_resolve(p), p not freed since). */
+HAK_HIDDEN void hak_front_free_resolved(void *p, const hak_ptr_t *r);
 
 #endif
