@@ -184,8 +184,18 @@ static void without_a_map_every_free_is_slow_and_right(void **state) {
     assert_int_equal(WEXITSTATUS(st), 0);
 }
 
+/* The child refuses the tables before anything allocates: before the
+ * libraries' own initialisers too (libstdc++'s, in a sanitizer build,
+ * allocates), so from .preinit_array, which runs first. */
+static void refuse_early(int argc, char **argv, char **envp) {
+    (void)argc;
+    (void)argv;
+    for (char **e = envp; e && *e; e++)
+        if (!strncmp(*e, NOMAP_VAR "=", sizeof NOMAP_VAR)) hak_slabmap_refuse_tables(true);
+}
+__attribute__((section(".preinit_array"), used)) static void (*const refuse_hook)(int, char **, char **) = refuse_early;
+
 int main(int argc, char **argv) {
-    if (getenv(NOMAP_VAR)) hak_slabmap_refuse_tables(true);   /* before anything allocates */
     if (argc > 1) cmocka_set_test_filter(argv[1]);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(class_blocks_name_their_cache),

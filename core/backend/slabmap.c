@@ -21,8 +21,12 @@ void hak_slabmap_init(hak_slabmap_window_fn_t opened) { slabmap.opened = opened;
 void hak_slabmap_refuse_tables(bool refuse) { slabmap.refuse = refuse; }
 
 void hak_slabmap_copy(const uint64_t **level1) {
-    for (size_t w = 0; w < HAK_SLABMAP_WINDOWS; w++)
-        level1[w] = atomic_load_explicit(&slabmap.level1[w], memory_order_acquire);
+    /* Twice: a window opened while the first pass ran may have been written
+     * into level1 by its hook and then overwritten by this pass's older
+     * value; the second pass reads it after that. */
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t w = 0; w < HAK_SLABMAP_WINDOWS; w++)
+            __atomic_store_n(&level1[w], atomic_load_explicit(&slabmap.level1[w], memory_order_acquire), __ATOMIC_RELAXED);
 }
 
 static bool window_open(size_t w) {

@@ -85,7 +85,9 @@ HAK_HIDDEN const uint64_t *hak_slabmap_table(size_t w);
  * registers here at init, and is told of every window that gets a table. */
 typedef void (*hak_slabmap_window_fn_t)(size_t w, const uint64_t *biased);
 HAK_HIDDEN void hak_slabmap_init(hak_slabmap_window_fn_t opened);
-/* Copy the first level as it is now into level1[HAK_SLABMAP_WINDOWS]. */
+/* Copy the first level into level1[HAK_SLABMAP_WINDOWS], a front whose
+ * heap is already where the hook finds it (so no window opened meanwhile
+ * is missed). */
 HAK_HIDDEN void hak_slabmap_copy(const uint64_t **level1);
 /* Give the window of the superslab at base its table (at its setup; a load
  * once the table is there); false when the OS refused, and its slabs stay
