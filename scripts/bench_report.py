@@ -13,6 +13,11 @@ with every other one as ratios of medians:
     time ratio = subject's median time / peer's median time   (< 1: faster)
     RSS ratio  = subject's median peak RSS / peer's            (< 1: smaller)
 
+and with the best peer of each benchmark (the peer with the lowest median
+time, and separately the one with the lowest median peak RSS). Result lines
+with a unit= key (the applications) show their ops/s in that unit, and get
+a table of median times.
+
 Medians, because one run disturbed by the machine should not move the
 result; ratios, because absolute numbers on a shared virtual machine say
 little, while two allocators measured in alternation see the same machine.
@@ -52,7 +57,7 @@ def suite_order():
         with open(SUITE) as f:
             for line in f:
                 name = line.split("|")[0].strip()
-                if name and not name.startswith("#"):
+                if name and not name.startswith("#") and not name.startswith("["):
                     names.append(name)
     return names
 
@@ -140,12 +145,23 @@ def table(header, rows):
     return out
 
 
+def unit_of(cell):
+    """The unit= of a benchmark's result lines (the applications), or None."""
+    for r in (cell.ok if cell else []):
+        for kv in r.get("line", "").split():
+            if kv.startswith("unit="):
+                return kv[5:]
+    return None
+
+
 def cell_text(cell, key, fmt, with_spread=False):
     if cell is None or not cell.rows:
         return "–"
     if not cell.ok:
         return "FAIL"
     text = fmt(cell.median(key))
+    if key == "ops_per_s" and unit_of(cell):
+        text += f" {unit_of(cell)}/s"
     if with_spread:
         s = cell.spread(key)
         if s is not None and s >= 0.005:
@@ -161,6 +177,24 @@ def ratio_of(cells, b, subj, peer, key):
         return None
     sm, pm = s.median(key), p.median(key)
     return sm / pm if sm is not None and pm else None
+
+
+def best_peer(cells, b, peers, key):
+    """(peer, median) of the peer with the lowest median of key, or (None, None)."""
+    best = (None, None)
+    for p in peers:
+        c = cells.get((b, p))
+        m = c.median(key) if c else None
+        if m and (best[1] is None or m < best[1]):
+            best = (p, m)
+    return best
+
+
+def best_ratio(cells, b, subj, peers, key):
+    p, pm = best_peer(cells, b, peers, key)
+    s = cells.get((b, subj))
+    sm = s.median(key) if s else None
+    return (sm / pm if p and sm is not None else None), p
 
 
 def write_chart(d, cells, benches, subj, peers):
@@ -259,6 +293,14 @@ def main():
                 [[b] + [cell_text(cells.get((b, a)), "ops_per_s", si, True) for a in allocs]
                  for b in benches])
 
+    timed = [b for b in benches if any(unit_of(cells.get((b, a))) for a in allocs)]
+    if timed:
+        md += ["", "### Applications: median time in seconds (± half the range over rounds); "
+                   "lower is better", ""]
+        md += table(["benchmark"] + allocs,
+                    [[b] + [cell_text(cells.get((b, a)), "time_s", lambda x: f"{x:.3f}", True)
+                            for a in allocs] for b in timed])
+
     md += ["", "### Peak RSS: median MiB; lower is better", ""]
     md += table(["benchmark"] + allocs,
                 [[b] + [cell_text(cells.get((b, a)), "peak_rss_kib", mib) for a in allocs]
@@ -281,6 +323,19 @@ def main():
                     [ratio(geomean(gm[(k, p)])) for k in ("time_s", "peak_rss_kib") for p in peers])
         md += table(["benchmark"] + [f"time ÷ {p}" for p in peers] +
                     [f"RSS ÷ {p}" for p in peers], rows)
+
+        md += ["", f"### {subj} relative to the best peer of each benchmark (lowest median "
+                   f"time; lowest median peak RSS)", ""]
+        rows, gt, gr = [], [], []
+        for b in benches:
+            rt, pt = best_ratio(cells, b, subj, peers, "time_s")
+            rr, pr = best_ratio(cells, b, subj, peers, "peak_rss_kib")
+            gt.append(rt)
+            gr.append(rr)
+            rows.append([b, ratio(rt), pt or "–", ratio(rr), pr or "–"])
+        rows.append(["*geometric mean*", ratio(geomean(gt)), "", ratio(geomean(gr)), ""])
+        md += table(["benchmark", "time ÷ best", "fastest peer", "RSS ÷ best", "smallest peer"],
+                    rows)
 
     with_final = [b for b in benches
                   if any(number(r["final_rss_kib"]) is not None
