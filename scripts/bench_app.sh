@@ -44,6 +44,16 @@
 # prepares by itself when something is missing, but then its wall time
 # (not time_s) includes that.
 #
+# BENCH_APP_WRAP (optional): a command put in front of the application
+# (and of nothing else: not the timer, not redis-benchmark), split on blanks;
+# for instruction counts, e.g.
+#   BENCH_APP_WRAP="valgrind --tool=callgrind --trace-children=yes
+#     --callgrind-out-file=/tmp/cg.%p" BENCH_ALLOC=hakmem scripts/bench_app.sh sqlite rows=20000
+# (docs/PERFORMANCE.md, "Applications"). The output is still checked; the
+# probe's check that the application's own processes were seen is skipped
+# (under valgrind they carry the tool's name), and the times are the
+# wrapper's.
+#
 # Result line (stdout):
 #   bench=APP ops_per_s=F time_s=F peak_rss_kib=N ops=N unit=U malloc=NAME
 #   check=SHA12 user_s=F sys_s=F [app-specific keys]
@@ -65,6 +75,8 @@ done
 param() { echo "${P[$1]:-$2}"; }
 
 APPS_DIR=$BENCH_ROOT/bench/apps
+wrap=()
+if [ -n "${BENCH_APP_WRAP:-}" ]; then read -r -a wrap <<<"$BENCH_APP_WRAP"; fi
 CACHE=$BUILD/bench-apps
 PROBE=$BENCH_BIN_DIR/libapp_probe.so
 RUNNER=$BENCH_BIN_DIR/app_run
@@ -157,7 +169,7 @@ run_app() {
             rows=$(param rows 300000)
             f=$(input_file sqlite "$rows" sql)
             rm -f "$tmp/db"
-            run_child "${envs[@]}" "$RUNNER" "$tmp/stdout" /usr/bin/sqlite3 -bail "$tmp/db" <"$f" >"$tmp/measure"
+            run_child "${envs[@]}" "$RUNNER" "$tmp/stdout" "${wrap[@]}" /usr/bin/sqlite3 -bail "$tmp/db" <"$f" >"$tmp/measure"
             cp "$tmp/stdout" "$tmp/out"
             ops=$rows ;;
         python)
@@ -169,7 +181,7 @@ run_app() {
                 *) bench_die "python: malloc=pymalloc or malloc" ;;
             esac
             run_child "${envs[@]}" PYTHONHASHSEED=0 \
-                "$RUNNER" "$tmp/stdout" /usr/bin/python3 -s -S "$APPS_DIR/work.py" "$records" "$rounds" >"$tmp/measure"
+                "$RUNNER" "$tmp/stdout" "${wrap[@]}" /usr/bin/python3 -s -S "$APPS_DIR/work.py" "$records" "$rounds" >"$tmp/measure"
             cp "$tmp/stdout" "$tmp/out"
             echo "pythonmalloc=$mode" >"$tmp/extra"
             ops=$((records * rounds)) ;;
@@ -177,21 +189,21 @@ run_app() {
             local funcs f
             funcs=$(param funcs 300)
             f=$(input_file csrc "$funcs" c)
-            run_child "${envs[@]}" TMPDIR="$tmp" "$RUNNER" "$tmp/stdout" /usr/bin/gcc -O2 -c "$f" -o "$tmp/gen.o" >"$tmp/measure"
+            run_child "${envs[@]}" TMPDIR="$tmp" "$RUNNER" "$tmp/stdout" "${wrap[@]}" /usr/bin/gcc -O2 -c "$f" -o "$tmp/gen.o" >"$tmp/measure"
             cat "$tmp/stdout" "$tmp/gen.o" >"$tmp/out" 2>/dev/null || true
             ops=$funcs ;;
         perl)
             local mb f
             mb=$(param mb 20)
             f=$(input_file text "$mb" txt)
-            run_child "${envs[@]}" "$RUNNER" "$tmp/stdout" /usr/bin/perl "$APPS_DIR/work.pl" "$f" >"$tmp/measure"
+            run_child "${envs[@]}" "$RUNNER" "$tmp/stdout" "${wrap[@]}" /usr/bin/perl "$APPS_DIR/work.pl" "$f" >"$tmp/measure"
             cp "$tmp/stdout" "$tmp/out"
             ops=$(stat -c %s "$f") ;;
         jq)
             local records f
             records=$(param records 75000)
             f=$(input_file json "$records" json)
-            run_child "${envs[@]}" "$RUNNER" "$tmp/stdout" /usr/bin/jq -c -f "$APPS_DIR/work.jq" "$f" >"$tmp/measure"
+            run_child "${envs[@]}" "$RUNNER" "$tmp/stdout" "${wrap[@]}" /usr/bin/jq -c -f "$APPS_DIR/work.jq" "$f" >"$tmp/measure"
             cp "$tmp/stdout" "$tmp/out"
             ops=$records ;;
         redis) run_redis "$pre" ;;
@@ -208,7 +220,7 @@ run_redis() {
     cli() { timeout 60 env -u LD_PRELOAD redis-cli -s "$sock" "$@"; }
     local -a senv=(env -u LD_PRELOAD)
     [ "$pre" = - ] || senv+=("LD_PRELOAD=$pre" "BENCH_PROBE_LOG=$tmp/probe.log")
-    "${senv[@]}" redis-server --port 0 --unixsocket "$sock" --unixsocketperm 700 \
+    "${senv[@]}" "${wrap[@]}" redis-server --port 0 --unixsocket "$sock" --unixsocketperm 700 \
         --save '' --appendonly no --enable-debug-command local --dir "$tmp" \
         --logfile "$tmp/server.log" --daemonize no &
     srv=$!
@@ -270,9 +282,11 @@ prepare() {
     ref=$(ref_file "$@")
     [ -s "$ref" ] && return 0
     echo "bench_app: reference output of $app $* (no preload)" >&2
-    local ops n_saved=${P[n]:-}
+    local ops n_saved=${P[n]:-} wrap_saved=("${wrap[@]}")
     [ "$app" != redis ] || P[n]=0      # the digest does not depend on the benchmark
+    wrap=()
     run_app -
+    wrap=("${wrap_saved[@]}")
     if [ -n "$n_saved" ]; then P[n]=$n_saved; else unset 'P[n]'; fi
     local st
     st=$(bench_field "$(cat "$tmp/measure")" status)
@@ -305,6 +319,7 @@ found=$(awk -F'\t' '{
         else if (n ~ /^libc\.so/) a = "glibc"; else a = n
         seen[a] = 1
     } END { s = ""; for (a in seen) s = s (s ? "," : "") a; print s }' "$tmp/probe.log" 2>/dev/null || true)
+[ ${#wrap[@]} -eq 0 ] || comms=()
 for comm in "${comms[@]}"; do
     grep -q $'\t'"$comm"$'\t' "$tmp/probe.log" 2>/dev/null || { found="none($comm)"; break; }
 done

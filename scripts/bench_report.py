@@ -16,7 +16,10 @@ with every other one as ratios of medians:
 and with the best peer of each benchmark (the peer with the lowest median
 time, and separately the one with the lowest median peak RSS). Result lines
 with a unit= key (the applications) show their ops/s in that unit, and get
-a table of median times.
+tables of median wall time and of median CPU time (user_s + sys_s of their
+result line: the application's processes; redis-server's for redis), with
+the CPU-time ratio to the best peer: on a loaded machine a process's wall
+time includes waiting for a CPU, its CPU time much less so.
 
 Medians, because one run disturbed by the machine should not move the
 result; ratios, because absolute numbers on a shared virtual machine say
@@ -95,6 +98,21 @@ def geomean(xs):
     return math.exp(sum(map(math.log, xs)) / len(xs)) if xs else None
 
 
+def line_field(row, key):
+    for kv in row.get("line", "").split():
+        if kv.startswith(key + "="):
+            return kv[len(key) + 1:]
+    return None
+
+
+def value(row, key):
+    """A CSV column, or "cpu_s": user_s + sys_s from the raw result line."""
+    if key == "cpu_s":
+        u, s = number(line_field(row, "user_s")), number(line_field(row, "sys_s"))
+        return u + s if u is not None and s is not None and u + s > 0 else None
+    return number(row.get(key))
+
+
 class Cell:
     """All runs of one benchmark under one allocator."""
 
@@ -106,13 +124,13 @@ class Cell:
         return [r for r in self.rows if r["status"] == "ok"]
 
     def median(self, key):
-        vals = [number(r[key]) for r in self.ok]
+        vals = [value(r, key) for r in self.ok]
         vals = [v for v in vals if v is not None]
         return statistics.median(vals) if vals else None
 
     def spread(self, key):
         """Half the range of the successful runs, as a fraction of the median."""
-        vals = [number(r[key]) for r in self.ok]
+        vals = [value(r, key) for r in self.ok]
         vals = [v for v in vals if v is not None]
         m = statistics.median(vals) if vals else None
         if not vals or not m:
@@ -148,9 +166,9 @@ def table(header, rows):
 def unit_of(cell):
     """The unit= of a benchmark's result lines (the applications), or None."""
     for r in (cell.ok if cell else []):
-        for kv in r.get("line", "").split():
-            if kv.startswith("unit="):
-                return kv[5:]
+        u = line_field(r, "unit")
+        if u:
+            return u
     return None
 
 
@@ -300,6 +318,11 @@ def main():
         md += table(["benchmark"] + allocs,
                     [[b] + [cell_text(cells.get((b, a)), "time_s", lambda x: f"{x:.3f}", True)
                             for a in allocs] for b in timed])
+        md += ["", "### Applications: median CPU time in seconds (user + sys; redis: the "
+                   "server's), ± half the range; lower is better", ""]
+        md += table(["benchmark"] + allocs,
+                    [[b] + [cell_text(cells.get((b, a)), "cpu_s", lambda x: f"{x:.2f}", True)
+                            for a in allocs] for b in timed])
 
     md += ["", "### Peak RSS: median MiB; lower is better", ""]
     md += table(["benchmark"] + allocs,
@@ -326,16 +349,25 @@ def main():
 
         md += ["", f"### {subj} relative to the best peer of each benchmark (lowest median "
                    f"time; lowest median peak RSS)", ""]
-        rows, gt, gr = [], [], []
+        rows, gt, gr, gc = [], [], [], []
         for b in benches:
             rt, pt = best_ratio(cells, b, subj, peers, "time_s")
             rr, pr = best_ratio(cells, b, subj, peers, "peak_rss_kib")
             gt.append(rt)
             gr.append(rr)
-            rows.append([b, ratio(rt), pt or "–", ratio(rr), pr or "–"])
-        rows.append(["*geometric mean*", ratio(geomean(gt)), "", ratio(geomean(gr)), ""])
-        md += table(["benchmark", "time ÷ best", "fastest peer", "RSS ÷ best", "smallest peer"],
-                    rows)
+            row = [b, ratio(rt), pt or "–", ratio(rr), pr or "–"]
+            if timed:
+                rc, pc = best_ratio(cells, b, subj, peers, "cpu_s")
+                gc.append(rc)
+                row += [ratio(rc), pc or "–"]
+            rows.append(row)
+        head = ["benchmark", "time ÷ best", "fastest peer", "RSS ÷ best", "smallest peer"]
+        last = ["*geometric mean*", ratio(geomean(gt)), "", ratio(geomean(gr)), ""]
+        if timed:
+            head += ["CPU time ÷ best", "least CPU"]
+            last += [ratio(geomean(gc)), ""]
+        rows.append(last)
+        md += table(head, rows)
 
     with_final = [b for b in benches
                   if any(number(r["final_rss_kib"]) is not None
