@@ -11,6 +11,12 @@ spent inside the allocator library, the benchmark itself, libc, ld.so.
                                                      source line (inlined ones apart)
     scripts/bench_callgrind.py --inclusive FILE      per function, callees included
                                                      (TOTAL stays the exclusive sum)
+    scripts/bench_callgrind.py --alloc NAME FILE     one line: the allocator's
+                                                     instructions, the run's total
+                                                     and libc's memcpy/memset/
+                                                     memmove (see ALLOC_OBJ)
+
+Several files (one per process: gcc, cc1 and as) are added up.
 
 It reads the callgrind format directly (callgrind_annotate has no per-object
 view): cost lines belong to the current fn= of the current ob=, except the
@@ -26,11 +32,28 @@ it was built) and names the function whose definition holds that line,
 read keep callgrind's function name. --inclusive adds to each function the
 cost of the calls it made (the line after calls=); a recursive function
 counts its recursion more than once.
+
+--alloc: hakmem, mimalloc, jemalloc and tcmalloc count their library's
+instructions; glibc counts the malloc functions inside libc.so (GLIBC_MALLOC
+below). tcmalloc's malloc and free sit in a separate ELF section that
+callgrind may not attribute to the library (docs/BENCHMARKS.md); the total
+then tells more than its share.
 """
 
 import re
 import signal
 import sys
+
+ALLOC_OBJ = {"hakmem": "libhakmem", "mimalloc": "libmimalloc", "jemalloc": "libjemalloc",
+             "tcmalloc": "libtcmalloc", "glibc": "libc.so"}
+GLIBC_MALLOC = re.compile(
+    r"^(__libc_)?(malloc|free|calloc|realloc|cfree|valloc|pvalloc|memalign|"
+    r"posix_memalign|aligned_alloc|malloc_usable_size|malloc_trim)$|"
+    r"^__(posix_memalign|malloc_\w+|libc_\w*alloc\w*|libc_free)$|"
+    r"^_int_(malloc|free|realloc|memalign)|^(malloc_consolidate|unlink_chunk|sysmalloc|"
+    r"systrim|alloc_perturb|free_perturb|tcache_\w+|arena_get2|_int_free_\w+|"
+    r"mremap_chunk|munmap_chunk|heap_trim|new_heap|grow_heap|shrink_heap|ptmalloc_init\w*)$")
+MEMOPS = re.compile(r"^__(memcpy|memmove|memset|mempcpy)\w*$|^(memcpy|memmove|memset)$")
 
 
 def source_functions(path):
@@ -143,14 +166,35 @@ def resolve(text, names):
 def main():
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # quiet under | head
     args = sys.argv[1:]
-    mode = args[0] if args and args[0] in ("--functions", "--source", "--inclusive") else ""
-    if mode:
-        args = args[1:]
-    by_fn = bool(mode)
-    if len(args) != 1:
+    mode, key = "", None
+    if args and args[0] in ("--functions", "--source", "--inclusive"):
+        mode, args = args[0], args[1:]
+    elif args and args[0] == "--alloc" and len(args) >= 2:
+        mode, key, args = "--alloc", args[1], args[2:]
+    if not args or (mode == "--alloc" and key not in ALLOC_OBJ):
         sys.exit(__doc__.split("\n\n")[1])
-    costs, total = per_function(args[0], mode == "--source", mode == "--inclusive")
-    if by_fn:
+    costs, total, known = {}, 0, True
+    for path in args:
+        c, t = per_function(path, mode == "--source", mode == "--inclusive")
+        for k, v in c.items():
+            costs[k] = costs.get(k, 0) + v
+        if t is None:
+            known = False
+        else:
+            total += t
+    summed = sum(costs.values())
+    if not known:
+        total = summed
+    if mode == "--alloc":
+        obj = ALLOC_OBJ[key]
+        if key == "glibc":
+            alloc = sum(v for (ob, fn), v in costs.items() if obj in ob and GLIBC_MALLOC.match(fn))
+        else:
+            alloc = sum(v for (ob, _), v in costs.items() if obj in ob)
+        mem = sum(v for (ob, fn), v in costs.items() if "libc.so" in ob and MEMOPS.match(fn))
+        print(f"allocator={alloc} total={total} libc_memops={mem}")
+        return
+    if mode:
         rows = [(ir, f"{ob}\t{fn}") for (ob, fn), ir in costs.items()]
     else:
         per_ob = {}
@@ -159,9 +203,8 @@ def main():
         rows = [(ir, ob) for ob, ir in per_ob.items()]
     for ir, name in sorted(rows, key=lambda r: -r[0]):
         print(f"{ir}\t{name}")
-    summed = sum(costs.values())
-    print(f"{total if total is not None else summed}\tTOTAL")
-    if total is not None and total != summed and mode != "--inclusive":
+    print(f"{total}\tTOTAL")
+    if known and total != summed and mode != "--inclusive":
         print(f"bench_callgrind: objects sum to {summed}, totals say {total}",
               file=sys.stderr)
 

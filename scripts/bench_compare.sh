@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# bench_compare.sh — `make bench-compare`: the whole suite (bench/suite.txt)
+# bench_compare.sh — `make bench-compare`: the suite (bench/suite.txt)
 # under glibc, hakmem, mimalloc, jemalloc and tcmalloc, in interleaved rounds;
 # then a CSV of every run, a Markdown report and a chart (bench_report.py).
+# `make bench-apps` is `bench_compare.sh --only apps`: the applications.
 #
 #   scripts/bench_compare.sh [--quick] [--rounds N] [--only NAME,...]
 #                            [--allocators NAME,...] [--out DIR] [--timeout S]
@@ -10,7 +11,9 @@
 #   --quick        small arguments and 3 rounds: about 3 minutes
 #                  (default: full arguments and 5 rounds, 30-40 minutes)
 #   --rounds N     rounds (each round runs every benchmark under every allocator)
-#   --only         benchmarks to run, by suite name (default: all)
+#   --only         benchmarks to run: suite names and group names, or "all"
+#                  (default: every group not marked opt-in, i.e. the micro
+#                  benchmarks; "apps" is the applications, about 25 minutes)
 #   --allocators   default glibc,hakmem,mimalloc,jemalloc,tcmalloc
 #   --out DIR      where to write (default bench/results/<date>-<mode>;
 #                  bench/results/latest points at the last one)
@@ -22,6 +25,8 @@
 # i-th benchmark, the allocator order by r+i, so no allocator always runs
 # first, last, or right after a particular neighbour. Progress goes to
 # stderr. Missing peer libraries and gnuplot are installed with apt-get.
+# A runner's benchmarks (the apps group) are prepared once before the rounds
+# (`RUNNER --prepare ARGS`: packages, inputs, reference outputs), untimed.
 # Exit status is non-zero when a hakmem run failed; a peer's failure is
 # reported in the table but is not ours to fix.
 set -uo pipefail
@@ -53,21 +58,25 @@ bench_need_allocs "${alist[@]}"
 bench_install gnuplot-nox || echo "warning: no gnuplot, the chart will be skipped" >&2
 
 # The selected benchmarks: names, binaries and arguments for this mode.
-names=() bins=() argv=()
-while IFS=$'\t' read -r name bin _smoke quick full; do
-    if [ -n "$only" ] && [[ ",$only," != *",$name,"* ]]; then continue; fi
+bench_check_only "$only"
+names=() bins=() argv=() groups=()
+while IFS=$'\t' read -r name bin _smoke quick full group optin; do
+    bench_selected "$only" "$name" "$group" "$optin" || continue
     names+=("$name") bins+=("$bin")
+    [[ " ${groups[*]} " == *" $group "* ]] || groups+=("$group")
     [ $mode = quick ] && argv+=("$quick") || argv+=("$full")
-    [ -x "$BENCH_BIN_DIR/$bin" ] || bench_die "$BENCH_BIN_DIR/$bin not built (make bench-build)"
+    [ -x "$(bench_exe "$bin")" ] || bench_die "$(bench_exe "$bin") not built (make bench-build)"
 done < <(bench_suite)
-if [ -n "$only" ]; then
-    IFS=, read -r -a want <<<"$only"
-    for w in "${want[@]}"; do
-        [[ " ${names[*]} " == *" $w "* ]] || bench_die "--only: no benchmark '$w' in ${BENCH_SUITE#"$BENCH_ROOT"/}"
-    done
-fi
 nb=${#names[@]} na=${#alist[@]}
 [ "$nb" -gt 0 ] || bench_die "no benchmarks selected"
+
+# Runners prepare their benchmarks before anything is timed.
+for ((i = 0; i < nb; i++)); do
+    bench_is_runner "${bins[$i]}" || continue
+    echo "bench-compare: preparing ${names[$i]}" >&2
+    # shellcheck disable=SC2086 # the argument list is meant to be split
+    "$(bench_exe "${bins[$i]}")" --prepare ${argv[$i]} >&2 || bench_die "${names[$i]}: --prepare failed"
+done
 
 [ -n "$out" ] || out=$BENCH_ROOT/bench/results/$(date +%Y%m%d-%H%M%S)-$mode
 mkdir -p "$out/logs" || bench_die "cannot create $out"
@@ -81,6 +90,7 @@ csv=$out/runs.csv
     echo "mode=$mode"
     echo "suite=$BENCH_SUITE"
     echo "rounds=$rounds"
+    echo "groups=${groups[*]}"
     echo "allocators=${alist[*]}"
     echo "hakmem_rev=$(git -C "$BENCH_ROOT" rev-parse --short HEAD 2>/dev/null || echo none)$(git -C "$BENCH_ROOT" status --porcelain 2>/dev/null | grep -q . && echo '+dirty')"
     echo "cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
@@ -111,14 +121,12 @@ echo "bench-compare: $mode, $rounds rounds, $nb benchmarks x $na allocators = $t
 for ((r = 0; r < rounds; r++)); do
     for ((k = 0; k < nb; k++)); do
         i=$(((k + r) % nb))
-        name=${names[$i]} exe=$BENCH_BIN_DIR/${bins[$i]} args=${argv[$i]}
+        name=${names[$i]} bin=${bins[$i]} args=${argv[$i]}
         for ((j = 0; j < na; j++)); do
             a=${alist[$(((j + r + i) % na))]}
-            lib=$(bench_alloc_lib "$a")
             err=$out/logs/$name.$a.r$((r + 1)).err
             t0=$(bench_ms)
-            # shellcheck disable=SC2086 # the argument list is meant to be split
-            res=$(LD_PRELOAD=$lib timeout "$limit" "$exe" $args 2>"$err")
+            res=$(bench_run_one "$a" "$bin" "$args" "$limit" 2>"$err")
             rc=$?
             wall=$(($(bench_ms) - t0))
             line=$(grep '^bench=' <<<"$res" | tail -n 1)

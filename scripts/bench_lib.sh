@@ -83,16 +83,64 @@ bench_set_suite() {
     else bench_die "--suite: no file '$1'"; fi
 }
 
-# Prints the suite as tab-separated "name bin smoke quick full" lines,
-# trimmed, without comments.
+# Prints the suite as tab-separated "name bin smoke quick full group optin"
+# lines, trimmed, without comments; group is the name of the last "[GROUP]"
+# line above (micro before any), optin 1 under "[GROUP opt-in]", else 0.
 bench_suite() {
-    local name bin smoke quick full
+    local name bin smoke quick full group=micro optin=0 head
     while IFS='|' read -r name bin smoke quick full; do
         name=$(bench_trim "$name")
-        case $name in ''|'#'*) continue ;; esac
-        printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$(bench_trim "$bin")" \
-            "$(bench_trim "$smoke")" "$(bench_trim "$quick")" "$(bench_trim "$full")"
+        case $name in
+            ''|'#'*) continue ;;
+            '['*']')
+                head=${name#[}; head=${head%]}
+                read -r group head <<<"$head"
+                optin=0; [ "$head" = opt-in ] && optin=1
+                continue ;;
+        esac
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$(bench_trim "$bin")" \
+            "$(bench_trim "$smoke")" "$(bench_trim "$quick")" "$(bench_trim "$full")" "$group" "$optin"
     done <"$BENCH_SUITE"
+}
+
+# bench_selected ONLY NAME GROUP OPTIN — is this benchmark selected by the
+# --only list ONLY (comma-separated benchmark and group names, or "all";
+# empty: every group that is not opt-in)?
+bench_selected() {
+    local only=$1 name=$2 group=$3 optin=$4
+    if [ -z "$only" ]; then [ "$optin" = 0 ]; return; fi
+    [[ ",$only," == *",all,"* || ",$only," == *",$name,"* || ",$only," == *",$group,"* ]]
+}
+
+# bench_check_only ONLY — every word of ONLY names a benchmark or a group.
+bench_check_only() {
+    [ -n "$1" ] || return 0
+    local known w want
+    known=" all $(bench_suite | cut -f1,6 | tr '\t\n' '  ') "
+    IFS=, read -r -a want <<<"$1"
+    for w in "${want[@]}"; do
+        [[ $known == *" $w "* ]] || bench_die "--only: no benchmark or group '$w' in ${BENCH_SUITE#"$BENCH_ROOT"/}"
+    done
+}
+
+# A runner (a suite binary with a slash: a script of the repository) or a
+# benchmark binary in $BENCH_BIN_DIR.
+bench_is_runner() { [[ $1 == */* ]]; }
+bench_exe() { if bench_is_runner "$1"; then echo "$BENCH_ROOT/$1"; else echo "$BENCH_BIN_DIR/$1"; fi; }
+
+# bench_run_one ALLOC BIN ARGS TIMEOUT — one run: a benchmark binary with
+# the allocator in LD_PRELOAD, or a runner with BENCH_ALLOC (it preloads the
+# allocator into its application itself).
+bench_run_one() {
+    local a=$1 bin=$2 args=$3 limit=$4 exe
+    exe=$(bench_exe "$bin")
+    if bench_is_runner "$bin"; then
+        # shellcheck disable=SC2086 # the argument list is meant to be split
+        BENCH_ALLOC=$a timeout "$limit" "$exe" $args
+    else
+        # shellcheck disable=SC2086
+        LD_PRELOAD=$(bench_alloc_lib "$a") timeout "$limit" "$exe" $args
+    fi
 }
 
 bench_trim() {

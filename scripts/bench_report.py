@@ -13,6 +13,14 @@ with every other one as ratios of medians:
     time ratio = subject's median time / peer's median time   (< 1: faster)
     RSS ratio  = subject's median peak RSS / peer's            (< 1: smaller)
 
+and with the best peer of each benchmark (the peer with the lowest median
+time, and separately the one with the lowest median peak RSS). Result lines
+with a unit= key (the applications) show their ops/s in that unit, and get
+tables of median wall time and of median CPU time (user_s + sys_s of their
+result line: the application's processes; redis-server's for redis), with
+the CPU-time ratio to the best peer: on a loaded machine a process's wall
+time includes waiting for a CPU, its CPU time much less so.
+
 Medians, because one run disturbed by the machine should not move the
 result; ratios, because absolute numbers on a shared virtual machine say
 little, while two allocators measured in alternation see the same machine.
@@ -52,7 +60,7 @@ def suite_order(path):
         with open(path) as f:
             for line in f:
                 name = line.split("|")[0].strip()
-                if name and not name.startswith("#"):
+                if name and not name.startswith("#") and not name.startswith("["):
                     names.append(name)
     return names
 
@@ -90,6 +98,21 @@ def geomean(xs):
     return math.exp(sum(map(math.log, xs)) / len(xs)) if xs else None
 
 
+def line_field(row, key):
+    for kv in row.get("line", "").split():
+        if kv.startswith(key + "="):
+            return kv[len(key) + 1:]
+    return None
+
+
+def value(row, key):
+    """A CSV column, or "cpu_s": user_s + sys_s from the raw result line."""
+    if key == "cpu_s":
+        u, s = number(line_field(row, "user_s")), number(line_field(row, "sys_s"))
+        return u + s if u is not None and s is not None and u + s > 0 else None
+    return number(row.get(key))
+
+
 class Cell:
     """All runs of one benchmark under one allocator."""
 
@@ -101,13 +124,13 @@ class Cell:
         return [r for r in self.rows if r["status"] == "ok"]
 
     def median(self, key):
-        vals = [number(r[key]) for r in self.ok]
+        vals = [value(r, key) for r in self.ok]
         vals = [v for v in vals if v is not None]
         return statistics.median(vals) if vals else None
 
     def spread(self, key):
         """Half the range of the successful runs, as a fraction of the median."""
-        vals = [number(r[key]) for r in self.ok]
+        vals = [value(r, key) for r in self.ok]
         vals = [v for v in vals if v is not None]
         m = statistics.median(vals) if vals else None
         if not vals or not m:
@@ -140,12 +163,23 @@ def table(header, rows):
     return out
 
 
+def unit_of(cell):
+    """The unit= of a benchmark's result lines (the applications), or None."""
+    for r in (cell.ok if cell else []):
+        u = line_field(r, "unit")
+        if u:
+            return u
+    return None
+
+
 def cell_text(cell, key, fmt, with_spread=False):
     if cell is None or not cell.rows:
         return "–"
     if not cell.ok:
         return "FAIL"
     text = fmt(cell.median(key))
+    if key == "ops_per_s" and unit_of(cell):
+        text += f" {unit_of(cell)}/s"
     if with_spread:
         s = cell.spread(key)
         if s is not None and s >= 0.005:
@@ -161,6 +195,24 @@ def ratio_of(cells, b, subj, peer, key):
         return None
     sm, pm = s.median(key), p.median(key)
     return sm / pm if sm is not None and pm else None
+
+
+def best_peer(cells, b, peers, key):
+    """(peer, median) of the peer with the lowest median of key, or (None, None)."""
+    best = (None, None)
+    for p in peers:
+        c = cells.get((b, p))
+        m = c.median(key) if c else None
+        if m and (best[1] is None or m < best[1]):
+            best = (p, m)
+    return best
+
+
+def best_ratio(cells, b, subj, peers, key):
+    p, pm = best_peer(cells, b, peers, key)
+    s = cells.get((b, subj))
+    sm = s.median(key) if s else None
+    return (sm / pm if p and sm is not None else None), p
 
 
 def write_chart(d, cells, benches, subj, peers):
@@ -259,6 +311,19 @@ def main():
                 [[b] + [cell_text(cells.get((b, a)), "ops_per_s", si, True) for a in allocs]
                  for b in benches])
 
+    timed = [b for b in benches if any(unit_of(cells.get((b, a))) for a in allocs)]
+    if timed:
+        md += ["", "### Applications: median time in seconds (± half the range over rounds); "
+                   "lower is better", ""]
+        md += table(["benchmark"] + allocs,
+                    [[b] + [cell_text(cells.get((b, a)), "time_s", lambda x: f"{x:.3f}", True)
+                            for a in allocs] for b in timed])
+        md += ["", "### Applications: median CPU time in seconds (user + sys; redis: the "
+                   "server's), ± half the range; lower is better", ""]
+        md += table(["benchmark"] + allocs,
+                    [[b] + [cell_text(cells.get((b, a)), "cpu_s", lambda x: f"{x:.2f}", True)
+                            for a in allocs] for b in timed])
+
     md += ["", "### Peak RSS: median MiB; lower is better", ""]
     md += table(["benchmark"] + allocs,
                 [[b] + [cell_text(cells.get((b, a)), "peak_rss_kib", mib) for a in allocs]
@@ -281,6 +346,28 @@ def main():
                     [ratio(geomean(gm[(k, p)])) for k in ("time_s", "peak_rss_kib") for p in peers])
         md += table(["benchmark"] + [f"time ÷ {p}" for p in peers] +
                     [f"RSS ÷ {p}" for p in peers], rows)
+
+        md += ["", f"### {subj} relative to the best peer of each benchmark (lowest median "
+                   f"time; lowest median peak RSS)", ""]
+        rows, gt, gr, gc = [], [], [], []
+        for b in benches:
+            rt, pt = best_ratio(cells, b, subj, peers, "time_s")
+            rr, pr = best_ratio(cells, b, subj, peers, "peak_rss_kib")
+            gt.append(rt)
+            gr.append(rr)
+            row = [b, ratio(rt), pt or "–", ratio(rr), pr or "–"]
+            if timed:
+                rc, pc = best_ratio(cells, b, subj, peers, "cpu_s")
+                gc.append(rc)
+                row += [ratio(rc), pc or "–"]
+            rows.append(row)
+        head = ["benchmark", "time ÷ best", "fastest peer", "RSS ÷ best", "smallest peer"]
+        last = ["*geometric mean*", ratio(geomean(gt)), "", ratio(geomean(gr)), ""]
+        if timed:
+            head += ["CPU time ÷ best", "least CPU"]
+            last += [ratio(geomean(gc)), ""]
+        rows.append(last)
+        md += table(head, rows)
 
     with_final = [b for b in benches
                   if any(number(r["final_rss_kib"]) is not None

@@ -1,7 +1,8 @@
 # tests/tests.mk — test rules, included by the top-level Makefile.
 #
 #   make test        install cmocka if missing, build the library and every
-#                    test; run bench-smoke, the install tests
+#                    test; run bench-smoke, bench-apps-smoke (each application
+#                    once under every allocator, outputs compared), the install tests
 #                    (scripts/test_install.sh), then every test binary and the
 #                    real programs (scripts/run_tests.sh, whose last line is
 #                    "N passed, N failed")
@@ -60,12 +61,13 @@ check-layers: $(BUILD)/libhakmem.so
 check-boxes: $(BUILD)/libhakmem.so $(BUILD)/bench/bench_random_mixed $(BUILD)/bench/bench_random_mixed_mt
 	@BUILD='$(BUILD)' MAKE='$(MAKE)' scripts/check_boxes.sh
 
-# Run the tests even if some fail, then bench-smoke; fail if either failed.
+# Run the tests even if some fail, then the two benchmark smokes; fail if any failed.
 test: ensure-cmocka $(BUILD)/libhakmem.so $(BUILD)/libhakmem.a $(TEST_BINS)
 	@rc=0; \
 	$(MAKE) --no-print-directory check-layers || rc=1; \
 	$(MAKE) --no-print-directory check-boxes || rc=1; \
 	$(MAKE) --no-print-directory bench-smoke || rc=1; \
+	$(MAKE) --no-print-directory bench-apps-smoke || rc=1; \
 	BUILD='$(BUILD)' scripts/test_install.sh || rc=1; \
 	BUILD='$(BUILD)' scripts/run_tests.sh || rc=1; \
 	exit $$rc
