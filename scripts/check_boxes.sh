@@ -51,7 +51,9 @@ smoke() {   # smoke VARIANT_DIR
 }
 
 check_variant() {   # check_variant NAME MAKE-ARGS BOX...
-    local name=$1 args=$2 dir=$BUILD/boxcheck/$1 b obj left
+    # No "=" in the directory: make would read the objects' .d lines as
+    # variable assignments and miss header changes (stale objects).
+    local name=$1 args=$2 dir=$BUILD/boxcheck/${1//=/-} b obj left
     shift 2
     $MAKE -s --no-print-directory BUILD="$dir" $args "$dir/libhakmem.so" >/dev/null ||
         { bad "$name: build failed"; return; }
