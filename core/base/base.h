@@ -49,6 +49,6 @@
 #define HAK_TINY_MAX 2048
 #define HAK_SMALL_MAX (32 * 1024)
 #define HAK_LARGE_MAX (1024 * 1024)
-#define HAK_NCLASSES 41          /* classes 0..40 cover 0..HAK_SMALL_MAX */
+#define HAK_NCLASSES 73          /* classes 0..72 cover 0..HAK_SMALL_MAX (front/size_class.h) */
 
 #endif

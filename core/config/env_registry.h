@@ -39,7 +39,7 @@
       "outside mem-lean: most MiB of empty superslabs kept mapped, and of free slabs kept committed, for speed; freed huge blocks: 4x this") \
     X(IDLE_CACHES, BOOL, "1", 0, 1, "", release,                                                   \
       "take back the cached blocks of threads idle in a system call (probes /proc/self/task/TID/syscall); 0: never") \
-    X(TCACHE_MAX, SIZE, "2M", 65536, 1073741824, "", front,                                       \
+    X(TCACHE_MAX, SIZE, "3M", 65536, 1073741824, "", front,                                       \
       "most bytes of free blocks one thread's caches may hold (caps scaled down to fit)")         \
     X(DEBUG, BOOL, "0", 0, 1, "", debug,                                                           \
       "junk-fill new and freed memory, canary after each block, checks at free and realloc")     \
