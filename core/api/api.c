@@ -103,7 +103,9 @@ void *hak_calloc(size_t n, size_t size) {
     return hak_redzone ? secure_out(p, total) : p;
 }
 
-size_t hak_usable_size(const void *p) {
+size_t hak_usable_size(const void *p) { return hak_api_usable_size(p); }
+
+HAK_NOINLINE size_t hak_usable_size_slow(const void *p) {
     if (!p) return 0;
     if (HAK_UNLIKELY(hak_guard_on())) return hak_guard_usable(p);
     hak_ptr_t r = hak_resolve(p);
@@ -151,6 +153,13 @@ void *hak_realloc(void *p, size_t n) {
         if (hak_redzone) { hak_redzone_set((uint8_t *)q + rq.size); hak_secure_block_out(q, rq.size, n); }
         if (hak_stats_on()) hak_stats_bytes((int64_t)rq.size - (int64_t)r.size);
         return q;
+    }
+    if (r.kind == HAK_PTR_LARGE && !hak_redzone && n > HAK_SMALL_MAX && n <= HAK_LARGE_MAX &&
+        hak_heap_large_resize(hak_tls_heap, r.span, n)) {
+        /* Large to large on the thread that owns it: the span takes the free
+         * slabs after it, or gives its tail back; nothing is copied. */
+        if (hak_stats_on()) hak_stats_bytes((int64_t)r.span->block_size - (int64_t)r.size);
+        return p;
     }
     void *q = hak_api_malloc(n);
     if (!q) return NULL;

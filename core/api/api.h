@@ -9,6 +9,7 @@
 
 HAK_HIDDEN void *hak_alloc_slow(size_t n);
 HAK_HIDDEN void hak_free_slow(void *p);
+HAK_HIDDEN size_t hak_usable_size_slow(const void *p);
 
 HAK_INLINE void *hak_api_malloc(size_t n) {
     void *p;
@@ -19,6 +20,12 @@ HAK_INLINE void *hak_api_malloc(size_t n) {
 HAK_INLINE void hak_api_free(void *p) {
     if (HAK_LIKELY(hak_front_push(p))) return;
     hak_free_slow(p);
+}
+
+HAK_INLINE size_t hak_api_usable_size(const void *p) {
+    size_t n;
+    if (HAK_LIKELY(hak_front_usable(p, &n))) return n;
+    return hak_usable_size_slow(p);
 }
 
 #endif

@@ -32,7 +32,7 @@ API void *reallocarray(void *p, size_t n, size_t size) {
     return hak_realloc(p, total);
 }
 
-API size_t malloc_usable_size(void *p) { return hak_usable_size(p); }
+API size_t malloc_usable_size(void *p) { return hak_api_usable_size(p); }
 
 /* glibc's memalign rounds an alignment that is not a power of two up to one;
  * only one above 2^63, which has none above it, is EINVAL (malloc.c,

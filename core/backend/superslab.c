@@ -295,9 +295,9 @@ static void owner_note_due(hak_ss_owner_t *o, uint64_t at) {
     hak_purge_earlier(HAK_PURGE_OWNED, at + hak_release.delay_ns);
 }
 
-void hak_span_free(hak_ss_owner_t *o, hak_span_t *s) {
-    hak_superslab_t *ss = hak_span_superslab(s);
-    unsigned start = (unsigned)(s - ss->spans), n = s->nslabs;
+/* Slabs start..start+n-1 of ss become free: marked, and decommitted now or
+ * at their purge delay. */
+static void slabs_free(hak_ss_owner_t *o, hak_superslab_t *ss, unsigned start, unsigned n) {
     for (unsigned i = start; i < start + n; i++) {
         ss->spans[i].kind = HAK_SLAB_FREE;
         ss->spans[i].head = (uint8_t)i;
@@ -317,6 +317,35 @@ void hak_span_free(hak_ss_owner_t *o, hak_span_t *s) {
         ss->purge_mask |= bits;
         owner_note_due(o, ss->purge_at);
     }
+}
+
+void hak_span_free(hak_ss_owner_t *o, hak_span_t *s) {
+    hak_superslab_t *ss = hak_span_superslab(s);
+    slabs_free(o, ss, (unsigned)(s - ss->spans), s->nslabs);
+}
+
+bool hak_span_resize_large(hak_ss_owner_t *o, hak_span_t *s, unsigned nslabs) {
+    hak_superslab_t *ss = hak_span_superslab(s);
+    unsigned start = (unsigned)(s - ss->spans), old = s->nslabs;
+    if (nslabs > old) {
+        /* the slabs right after it, if they are all free */
+        if (start + nslabs > HAK_SLABS) return false;
+        uint32_t bits = slab_bits(start + old, nslabs - old);
+        if ((ss->free_mask & bits) != bits) return false;
+        ss->free_mask &= ~bits;
+        ss->purge_mask &= ~bits;
+        for (unsigned i = start + old; i < start + nslabs; i++) {
+            ss->spans[i].kind = HAK_SLAB_CONT;
+            ss->spans[i].head = (uint8_t)start;
+        }
+        free_dirty_add(-__builtin_popcount(ss->dirty_mask & bits));
+        ss->dirty_mask |= bits;
+    } else if (nslabs < old) {
+        slabs_free(o, ss, start + nslabs, old - nslabs);   /* never the last span: s stays */
+    }
+    s->nslabs = (uint8_t)nslabs;
+    s->block_size = (uint32_t)(nslabs << HAK_SLAB_SHIFT);
+    return true;
 }
 
 /* Decommit the free slabs in mask (contiguous runs, one call each). */

@@ -100,6 +100,10 @@ HAK_HIDDEN hak_span_t *hak_span_new_small(hak_ss_owner_t *o, unsigned cls, const
 HAK_HIDDEN hak_span_t *hak_span_new_large(hak_ss_owner_t *o, unsigned nslabs);
 /* Return an empty span's slabs to its superslab; an empty superslab leaves o. */
 HAK_HIDDEN void hak_span_free(hak_ss_owner_t *o, hak_span_t *s);
+/* Resize large span s of o's to nslabs slabs where it is: a smaller one
+ * gives its tail slabs back, a larger one takes the slabs right after it
+ * when they are free (false when they are not, and nothing changed). */
+HAK_HIDDEN bool hak_span_resize_large(hak_ss_owner_t *o, hak_span_t *s, unsigned nslabs);
 /* Decommit o's free slabs: those due by now (bounded work; while within the
  * span budget they wait another delay), those due by now whatever the
  * budget (o's heap is idle), or every written one (malloc_trim). */

@@ -54,4 +54,19 @@ HAK_INLINE bool hak_front_push(void *p) {
     return false;
 }
 
+/* malloc_usable_size's fast path: a block start in a small span, found
+ * through the slab map (a nonzero entry: a small span of ours, so its
+ * header is mapped) and checked against the span's geometry; *out its
+ * size.  false for anything else, and on a front that is off (the empty
+ * front, which the boxes that change what a block's usable size is use:
+ * guard trailers, SECURE's requests), which the slow path answers. */
+HAK_INLINE bool hak_front_usable(const void *p, size_t *out) {
+    hak_front_t *f = hak_tls_front;
+    if (HAK_UNLIKELY(!hak_slabmap_get(f->slabmap, (uintptr_t)p) || f == &hak_empty_front)) return false;
+    const hak_span_t *s = hak_span_of(hak_superslab_of(p), p);
+    if (HAK_UNLIKELY(!hak_span_is_block_start(s, p))) return false;
+    *out = s->block_size;
+    return true;
+}
+
 #endif

@@ -176,6 +176,10 @@ HAK_INLINE void hak_heap_mark_cached(hak_heap_t *h, void *p) {
 HAK_HIDDEN void hak_heap_free_to_owner(hak_heap_t *h, hak_span_t *s, void *p);
 /* A large block of at least size bytes; *fresh says it came zeroed. */
 HAK_HIDDEN void *hak_heap_large_alloc(hak_heap_t *h, size_t size, bool *fresh);
+/* Resize the large block of span s to at least size bytes where it is
+ * (realloc): only h's own spans, under its lock; false when h does not own
+ * s or the slabs after it are not free. */
+HAK_HIDDEN bool hak_heap_large_resize(hak_heap_t *h, hak_span_t *s, size_t size);
 /* Free block p of large span s (any thread; h the caller's heap or NULL). */
 HAK_HIDDEN void hak_heap_large_free(hak_heap_t *h, hak_span_t *s, void *p);
 /* Flush every cache of h, release its empty spans, decommit its free slabs

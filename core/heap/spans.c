@@ -75,6 +75,19 @@ void *hak_heap_large_alloc(hak_heap_t *h, size_t size, bool *fresh) {
     return s->data;
 }
 
+bool hak_heap_large_resize(hak_heap_t *h, hak_span_t *s, size_t size) {
+    unsigned n = (unsigned)((size + HAK_SLAB_SIZE - 1) >> HAK_SLAB_SHIFT);
+    if (!h || hak_span_superslab(s)->owner != &h->ss) return false;   /* another thread's: its lock, not ours */
+    uint32_t old = s->block_size;
+    hak_heap_lock(h);
+    bool ok = hak_span_resize_large(&h->ss, s, n);
+    hak_heap_unlock(h);
+    if (!ok) return false;
+    atomic_fetch_add_explicit(&hak_heaps.large_bytes, (size_t)s->block_size - old, memory_order_relaxed);
+    if (hak_heaps_hooks.checked) memset(s->data + s->block_size - 8, 0, 8);   /* as at its allocation */
+    return true;
+}
+
 void hak_heap_large_free(hak_heap_t *h, hak_span_t *s, void *p) {
     hak_heap_t *o;
     atomic_fetch_sub_explicit(&hak_heaps.large_bytes, s->block_size, memory_order_relaxed);
