@@ -22,6 +22,7 @@ void cache_rebase(hak_heap_t *h, unsigned cls) {
 
 bool hak_heap_refill(hak_heap_t *h, unsigned cls) {
     heap_lock_owner(h);
+    if (HAK_UNLIKELY(heap_check_on())) heap_check_cache(h, cls, 0, "refill");
     cache_rebase(h, cls);
     h->flush_state[cls] = 0;   /* this thread allocates the class: keep blocks at a flush */
     h->front.cache[cls].end = h->front.cache[cls].base + hak_classes[cls].cache_cap;
@@ -247,6 +248,7 @@ uint32_t flush_run(hak_heap_t *h, unsigned cls, void **v, uint32_t m, uint32_t c
 }
 
 void heap_flush(hak_heap_t *h, unsigned cls, uint32_t keep) {
+    if (HAK_UNLIKELY(heap_check_on())) heap_check_cache(h, cls, 0, "flush");
     cache_rebase(h, cls);
     hak_cache_t *c = &h->front.cache[cls];
     if (keep == HAK_FLUSH_BATCH) keep = hak_cache_cap(c) - hak_classes[cls].batch;
@@ -269,6 +271,7 @@ void heap_flush(hak_heap_t *h, unsigned cls, uint32_t keep) {
     /* A consumer holds at most a batch: the memory waits in its cache for
      * nothing (the free path then flushes it all: keep = cap - batch = 0). */
     c->end = v + (h->flush_state[cls] == 1 ? hak_classes[cls].batch : hak_classes[cls].cache_cap);
+    if (HAK_UNLIKELY(heap_check_on())) heap_check_cache(h, cls, 1, "flush, after");
     if (hak_heaps_hooks.bypass) h->cstats[cls].flushes++;
 }
 
@@ -292,7 +295,9 @@ void heap_flush_all(hak_heap_t *h) {
  * docs/PERFORMANCE.md). */
 bool hak_heap_cache_open(hak_heap_t *h, unsigned cls, hak_span_t *s, void *p) {
     hak_cache_t *c = &h->front.cache[cls];
+    if (HAK_UNLIKELY(heap_check_on())) heap_check_cache(h, cls, 0, "open, before");
     c->end = h->slot_store + hak_classes[cls].slot_first + hak_classes[cls].cache_cap;   /* from the first slot, wherever base is */
+    if (HAK_UNLIKELY(heap_check_on())) heap_check_cache(h, cls, 1, "open, after");
     if (hak_span_superslab(s)->owner == &h->ss) return false;
     hak_heap_free_to_owner(h, s, p);
     return true;

@@ -64,6 +64,7 @@
  * calls malloc after its system call) completes soundly as well; the
  * cache's own next refill or flush moves it back down (cache_rebase). */
 HAK_COLD void heap_reconcile(hak_heap_t *h) {
+    if (heap_check_on()) heap_check_caches(h, "reconcile, before");
     for (unsigned cls = 0; cls < HAK_NCLASSES; cls++) {
         uint32_t had = h->reclaim_count[cls];
         if (!had) continue;
@@ -79,6 +80,7 @@ HAK_COLD void heap_reconcile(hak_heap_t *h) {
         h->flush_state[cls] = 0;
     }
     atomic_store_explicit(&h->reclaimed, 0, memory_order_relaxed);
+    if (heap_check_on()) heap_check_caches(h, "reconcile, after");
     if (hak_tls_heap == h) hak_heap_front_reset();
 }
 
@@ -102,6 +104,7 @@ bool heap_take_caches(hak_heap_t *o) {
     __atomic_store_n(o->front_var, &hak_empty_front, __ATOMIC_RELAXED);
     atomic_thread_fence(memory_order_seq_cst);
     if (!hak_os_thread_in_syscall(o->tid)) return true;   /* it woke: it finds nothing taken */
+    if (heap_check_on()) heap_check_caches(o, "take");
     for (cls = 0; cls < HAK_NCLASSES; cls++) {
         hak_cache_t *c = &o->front.cache[cls];
         uint32_t n = hak_cache_count(c), kept;
