@@ -29,12 +29,15 @@
  *     below top, a push stores at top, and top moves by one.
  *  3. So the taker returns every block of each cache but the top one to its
  *     span, leaves top, base and end alone, and records how many blocks the
- *     cache held.
+ *     cache held: at most end - base (a cache over its end, which no path
+ *     makes, is not taken).
  *  4. The owner's next slow path sees `reclaimed` (hak_heap_settle, or its
  *     span lock), moves each cache's base up past the taken blocks (top is
  *     one off the recorded count at most, whatever that operation did, and
  *     stays consistent if it is still pending) and points its front back
- *     at its caches.
+ *     at its caches.  Base stays below end, so an open cache never reads as
+ *     closed (end == base: the free path would open it again; finding 13
+ *     of RELIABILITY.md), and a closed one, empty, is never taken from.
  *
  * A handler that calls malloc of another class after its system call is
  * covered too: its slow path reconciles while the interrupted operation is
@@ -70,8 +73,8 @@ HAK_COLD void heap_reconcile(hak_heap_t *h) {
         if (!had) continue;
         hak_cache_t *c = &h->front.cache[cls];
         uint32_t n = hak_cache_count(c);
-        if (n + 1 >= had && n <= had + 1) {
-            c->base += had - 1;
+        if (n + 1 >= had && n <= had + 1 && had <= hak_cache_cap(c)) {
+            c->base += had - 1;   /* < end: had was at most end - base */
         } else {
             hak_report(HAK_ERR_CORRUPTION, c->base, "thread cache changed while another thread reclaimed it; its blocks dropped", HAK_NO_NUMBER);
             c->top = c->base;
@@ -108,7 +111,7 @@ bool heap_take_caches(hak_heap_t *o) {
     for (cls = 0; cls < HAK_NCLASSES; cls++) {
         hak_cache_t *c = &o->front.cache[cls];
         uint32_t n = hak_cache_count(c), kept;
-        if (n < 2) continue;
+        if (n < 2 || n > hak_cache_cap(c)) continue;   /* (over its end: see 3. above) */
         flush_run(o, cls, c->base, n - 1, n, &kept);
         o->reclaim_count[cls] = n;
     }
