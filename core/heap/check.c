@@ -6,7 +6,9 @@
  * For class cls's cache of heap h, first = its first slot:
  *   first <= base <= top <= end <= first + cap     (the class's own slots)
  *   end == base only with base == first            (a closed cache)
- *   every block in base..top is a block start of a small span of class cls.
+ *   every block in base..top is a block start of a small span of class cls;
+ *   after a flush or a first free, `room` slots above top (the free that
+ *   called it pushes next).
  * A cache whose blocks were taken (idle caches, reclaim_count set) holds
  * only its top block until its owner reconciles; its slots below are not
  * looked at. */
