@@ -10,7 +10,8 @@
 #   make fuzz          libFuzzer harness tests/fuzz/fuzz_ops.c over the hak_*
 #                      API, FUZZ_SECONDS (default 60) split over FUZZ_PROFILES
 #                      (default all five); built with clang, ASan and UBSan,
-#                      against a library built with OVERRIDE=0 in build-fuzz
+#                      against a library built with OVERRIDE=0 in build-fuzz,
+#                      with the caches' invariant checked (HAKMEM_HEAP_CHECK=1)
 #   make test-ubsan    the whole test suite (library, tests, real programs)
 #                      built with -fsanitize=undefined -fno-sanitize-recover
 #                      in build-ubsan
@@ -63,7 +64,7 @@ FORCE:
 ifneq ($(BUILD),$(FUZZ_BUILD))   # (the sub-make itself uses the Makefile's rule)
 $(FUZZ_BUILD)/libhakmem.a: FORCE | ensure-clang
 	$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) OVERRIDE=0 CC=$(FUZZ_CC) \
-	  EXTRA_CFLAGS='-fsanitize=fuzzer-no-link $(FUZZ_SAN)' $(FUZZ_BUILD)/libhakmem.a
+	  EXTRA_CFLAGS='-fsanitize=fuzzer-no-link $(FUZZ_SAN) -DHAKMEM_HEAP_CHECK=1' $(FUZZ_BUILD)/libhakmem.a
 endif
 
 $(FUZZ_BUILD)/fuzz_ops: tests/fuzz/fuzz_ops.c $(FUZZ_BUILD)/libhakmem.a

@@ -54,6 +54,7 @@ void cache_shrink(hak_heap_t *h, unsigned cls) {
 
 bool hak_heap_refill(hak_heap_t *h, unsigned cls) {
     heap_lock_owner(h);
+    if (HAK_UNLIKELY(heap_check_on())) heap_check_cache(h, cls, 0, "refill");
     cache_rebase(h, cls);
     if (h->flush_state[cls]) cache_grow(h, cls);   /* blocks went to their spans and are wanted again */
     h->flush_state[cls] = 0;   /* this thread allocates the class: keep blocks at a flush */
@@ -105,11 +106,18 @@ bool hak_heap_refill(hak_heap_t *h, unsigned cls) {
     return n > 0;
 }
 
-/* xor of the block pointers v[0..n) (their low bits are 0) */
-static uint64_t blocks_sig(void *const *v, uint32_t n) {
+/* The signature of the blocks v[0..n) a flush kept, n > 0: their xor | 1,
+ * and never 1, which says the flush kept none.  (Blocks whose xor is 0 are
+ * common: four 4 KiB blocks of one 16 KiB aligned run.  Read as "kept
+ * none", such a flush closed the cache to a batch with more than a batch
+ * in it, the free that called it pushed past the end, and a take of the
+ * idle owner's caches then left it closed-looking with its base above its
+ * first slot: RELIABILITY.md, finding 13.)  Block pointers have their low
+ * bits 0, so 3 is no other set's signature. */
+static uint64_t kept_sig(void *const *v, uint32_t n) {
     uint64_t x = 0;
     for (uint32_t i = 0; i < n; i++) x ^= (uintptr_t)v[i];
-    return x;
+    return x ? x | 1 : 3;
 }
 
 /* Is b, a block in h's cache, a block start of a small span?  0: yes; 1:
@@ -289,6 +297,7 @@ uint32_t flush_run(hak_heap_t *h, unsigned cls, void **v, uint32_t m, uint32_t c
 }
 
 void heap_flush(hak_heap_t *h, unsigned cls, uint32_t keep) {
+    if (HAK_UNLIKELY(heap_check_on())) heap_check_cache(h, cls, 0, "flush");
     cache_rebase(h, cls);
     hak_cache_t *c = &h->front.cache[cls];
     if (keep == HAK_FLUSH_BATCH) keep = hak_cache_cap(c) - hak_cache_cap(c) / 2;
@@ -299,18 +308,20 @@ void heap_flush(hak_heap_t *h, unsigned cls, uint32_t keep) {
      * thread's, or one freeing a structure of its own) has no use for the
      * blocks a flush keeps: it flushes them all.  Seen as: since the last
      * flush, no refill (state 1 after flushing all) and no pop reached the
-     * kept blocks (state = their xor | 1).  Each block is then checked once. */
+     * kept blocks (state = their kept_sig).  Each block is then checked once. */
     uint64_t st = h->flush_state[cls];
-    if (keep && (st & 1) && (st == 1 || (blocks_sig(v, keep) | 1) == st)) keep = 0;
+    if (keep && (st & 1) && (st == 1 || kept_sig(v, keep) == st)) keep = 0;
     uint32_t m = count - keep, kept;
     uint32_t flushed = flush_run(h, cls, v, m, count, &kept);
     memmove(v, v + m, kept * sizeof(void *));
     c->top = v + kept;
-    /* (the signature only matters with the consumer bit set) */
-    h->flush_state[cls] = flushed ? blocks_sig(v, kept) | 1 : 0;
+    bool none = flushed && kept == 0;
+    h->flush_state[cls] = !flushed ? 0 : none ? 1 : kept_sig(v, kept);
     /* A consumer holds at most a batch: the memory waits in its cache for
-     * nothing (the free path then flushes it all: keep = cap - batch = 0). */
-    c->end = v + (h->flush_state[cls] == 1 ? hak_classes[cls].batch : h->cap[cls]);
+     * nothing (the free path then flushes it all: keep = cap - batch = 0).
+     * Either way the free that called us has a slot above top. */
+    c->end = v + (none ? hak_classes[cls].batch : h->cap[cls]);
+    if (HAK_UNLIKELY(heap_check_on())) heap_check_cache(h, cls, 1, "flush, after");
     if (hak_heaps_hooks.bypass) h->cstats[cls].flushes++;
 }
 
@@ -339,10 +350,16 @@ void heap_flush_all(hak_heap_t *h) {
  * (true), so that the thread's first mallocs of the class come from a span
  * of its own instead of handing back that block, which may share a cache
  * line with blocks its owner still uses (bench_false_sharing scratch;
- * docs/PERFORMANCE.md). */
+ * docs/PERFORMANCE.md).  A closed cache sits at its first slot, empty; the
+ * open does not count on it: it rebases first (what the cache holds moves
+ * down to its first slot), so that base + cap is the class's own last slot
+ * wherever base was (RELIABILITY.md, finding 13). */
 bool hak_heap_cache_open(hak_heap_t *h, unsigned cls, hak_span_t *s, void *p) {
     hak_cache_t *c = &h->front.cache[cls];
-    c->end = h->slot_store + hak_classes[cls].slot_first + h->cap[cls];   /* from the first slot, wherever base is */
+    if (HAK_UNLIKELY(heap_check_on())) heap_check_cache(h, cls, 0, "open, before");
+    cache_rebase(h, cls);
+    c->end = c->base + h->cap[cls];
+    if (HAK_UNLIKELY(heap_check_on())) heap_check_cache(h, cls, 1, "open, after");
     if (hak_span_superslab(s)->owner == &h->ss) return false;
     hak_heap_free_to_owner(h, s, p);
     return true;

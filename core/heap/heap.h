@@ -94,8 +94,9 @@ typedef struct hak_heap {
     struct hak_heap *all_next;             /* the list of every heap */
     hak_ss_owner_t ss;                     /* the superslabs it owns (backend) */
     hak_list_t avail[HAK_NCLASSES];        /* spans with free or uncarved blocks */
-    /* per class, after the last flush that returned blocks: xor of the
-     * blocks it kept | 1; 0 after a refill (heap/cache.c heap_flush) */
+    /* per class, after the last flush that returned blocks: 1 if it kept
+     * none, else the signature of those it kept (odd, never 1); 0 after a
+     * refill (heap/cache.c heap_flush) */
     uint64_t flush_state[HAK_NCLASSES];
     size_t size;                           /* bytes of this heap struct (mapping) */
     uint64_t remote_frees;

@@ -109,6 +109,20 @@ HAK_HIDDEN void checked_refilled(hak_heap_t *h, unsigned cls, void **v, uint32_t
 /* Block b (16 bytes or more) leaves a cache for its span's lists. */
 HAK_HIDDEN void checked_leaving(void *b);
 
+/* ---- the caches' invariant (check.c) ----
+ * Checked when the build says so (-DHAKMEM_HEAP_CHECK=1: the fuzz build;
+ * a failure aborts) or the debug gate does (DEBUG: hak_heaps_hooks.checked;
+ * a failure is reported): at the entry of a refill and a flush (that
+ * cache), after a flush and an open (which also leave `room` free slots
+ * for the free that called them), around a reconcile and before a take
+ * (every cache).  `where` names the caller in the report. */
+#ifndef HAKMEM_HEAP_CHECK
+#define HAKMEM_HEAP_CHECK 0
+#endif
+HAK_INLINE bool heap_check_on(void) { return HAKMEM_HEAP_CHECK || hak_heaps_hooks.checked; }
+HAK_HIDDEN void heap_check_cache(hak_heap_t *h, unsigned cls, uint32_t room, const char *where);
+HAK_HIDDEN void heap_check_caches(hak_heap_t *h, const char *where);
+
 /* ---- reclaim (reclaim.c) ---- */
 /* One refill or flush of h's owner: every 256th looks whether an idle scan is due. */
 HAK_HIDDEN void heap_slow_op(hak_heap_t *h);

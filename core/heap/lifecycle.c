@@ -148,6 +148,7 @@ void hak_heap_thread_exit(hak_heap_t *h) {
     heap_lock_owner(h);
     heap_flush_all(h);
     for (unsigned c = 0; c < HAK_NCLASSES; c++) h->front.cache[c].end = h->front.cache[c].base;   /* closed for the next owner */
+    if (HAK_UNLIKELY(heap_check_on())) heap_check_caches(h, "thread exit");
     heap_release_empty(h);
     if (heap_purge_wanted(h)) heap_purge_now(h);
     hak_tls_front = &hak_empty_front;

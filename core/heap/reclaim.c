@@ -29,12 +29,15 @@
  *     below top, a push stores at top, and top moves by one.
  *  3. So the taker returns every block of each cache but the top one to its
  *     span, leaves top, base and end alone, and records how many blocks the
- *     cache held.
+ *     cache held: at most end - base (a cache over its end, which no path
+ *     makes, is not taken).
  *  4. The owner's next slow path sees `reclaimed` (hak_heap_settle, or its
  *     span lock), moves each cache's base up past the taken blocks (top is
  *     one off the recorded count at most, whatever that operation did, and
  *     stays consistent if it is still pending) and points its front back
- *     at its caches.
+ *     at its caches.  Base stays below end, so an open cache never reads as
+ *     closed (end == base: the free path would open it again; finding 13
+ *     of RELIABILITY.md), and a closed one, empty, is never taken from.
  *
  * A handler that calls malloc of another class after its system call is
  * covered too: its slow path reconciles while the interrupted operation is
@@ -64,13 +67,14 @@
  * calls malloc after its system call) completes soundly as well; the
  * cache's own next refill or flush moves it back down (cache_rebase). */
 HAK_COLD void heap_reconcile(hak_heap_t *h) {
+    if (heap_check_on()) heap_check_caches(h, "reconcile, before");
     for (unsigned cls = 0; cls < HAK_NCLASSES; cls++) {
         uint32_t had = h->reclaim_count[cls];
         if (!had) continue;
         hak_cache_t *c = &h->front.cache[cls];
         uint32_t n = hak_cache_count(c);
-        if (n + 1 >= had && n <= had + 1) {
-            c->base += had - 1;
+        if (n + 1 >= had && n <= had + 1 && had <= hak_cache_cap(c)) {
+            c->base += had - 1;   /* < end: had was at most end - base */
         } else {
             hak_report(HAK_ERR_CORRUPTION, c->base, "thread cache changed while another thread reclaimed it; its blocks dropped", HAK_NO_NUMBER);
             c->top = c->base;
@@ -80,6 +84,7 @@ HAK_COLD void heap_reconcile(hak_heap_t *h) {
         cache_shrink(h, cls);   /* the thread was idle: its cache starts over */
     }
     atomic_store_explicit(&h->reclaimed, 0, memory_order_relaxed);
+    if (heap_check_on()) heap_check_caches(h, "reconcile, after");
     if (hak_tls_heap == h) hak_heap_front_reset();
 }
 
@@ -103,10 +108,11 @@ bool heap_take_caches(hak_heap_t *o) {
     __atomic_store_n(o->front_var, &hak_empty_front, __ATOMIC_RELAXED);
     atomic_thread_fence(memory_order_seq_cst);
     if (!hak_os_thread_in_syscall(o->tid)) return true;   /* it woke: it finds nothing taken */
+    if (heap_check_on()) heap_check_caches(o, "take");
     for (cls = 0; cls < HAK_NCLASSES; cls++) {
         hak_cache_t *c = &o->front.cache[cls];
         uint32_t n = hak_cache_count(c), kept;
-        if (n < 2) continue;
+        if (n < 2 || n > hak_cache_cap(c)) continue;   /* (over its end: see 3. above) */
         /* Not the top block, not even for the duplicate marks: the owner's
          * interrupted operation may be popping it, and its program writing
          * into it, while this runs (a mark stamped into it afterwards was
