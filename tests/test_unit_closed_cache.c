@@ -318,12 +318,81 @@ static void test_take_within_end(void **state) {
     assert_int_equal(atomic_load(&fails), 0);
 }
 
+/* ---- flush_after_shrink ----
+ * A cache that grew (a refill after a flush doubles its bound) is taken
+ * while its thread is idle; the owner's reconcile puts the bound back
+ * without moving the cache's end.  The next flush, from a free that found
+ * the cache full at the old end, must still leave that free a slot below
+ * the end it sets (found by the fuzz build's heap check: "no slot left for
+ * the free that called it", cap 4 and 4 kept). */
+
+enum { NSHRINK = 96 };
+
+typedef struct {
+    owner_t o;
+    unsigned cls;
+    size_t req;
+} shrink_t;
+
+static void *shrink_thread(void *arg) {
+    shrink_t *t = arg;
+    unsigned cls = t->cls;
+    void *v[NSHRINK];
+    hak_heap_t *h = NULL;
+    hak_cache_t *c = NULL;
+    /* grow: allocate, free (the cache flushes), allocate again (a refill after a flush) */
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < 24; i++) CHECK((v[i] = hak_malloc(t->req)) != NULL);
+        for (int i = 0; i < 24; i++) hak_free(v[i]);
+    }
+    h = hak_tls_heap;
+    c = &h->front.cache[cls];
+    uint32_t grown = h->cap[cls];
+    CHECK(grown > hak_classes[cls].cache_cap);
+    /* live blocks to free after the take, and a few in the cache to take */
+    for (int i = 0; i < NSHRINK; i++) CHECK((v[i] = hak_malloc(t->req)) != NULL);
+    for (int i = 0; i < 4; i++) hak_free(v[i]);
+    CHECK(hak_cache_count(c) >= 2);
+    owner_wait(&t->o);   /* idle: the main thread takes all but the top block */
+    for (int i = 4; i < NSHRINK; i++) {
+        hak_free(v[i]);
+        if (c->top > c->end) {
+            fprintf(stderr, "free %d: top = end + %td (bound %u, grown %u)\n", i, c->top - c->end, h->cap[cls], grown);
+            CHECK(c->top <= c->end);
+            break;
+        }
+    }
+    check_caches(h, "at the end");
+    return NULL;
+}
+
+static void test_flush_after_shrink(void **state) {
+    (void)state;
+    shrink_t t;
+    memset(&t, 0, sizeof t);
+    if (!class_4k(&t.cls, &t.req) || !HAK_CFG(IDLE_CACHES)) skip();
+    atomic_store(&fails, 0);
+    assert_int_equal(pipe(t.o.go), 0);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, shrink_thread, &t), 0);
+    while (!atomic_load(&t.o.ready)) sleep_us(1000);
+    while (!hak_os_thread_in_syscall(t.o.tid)) sleep_us(1000);
+    malloc_trim(0);
+    assert_true(t.o.heap->reclaim_count[t.cls] >= 2);
+    assert_int_equal(write(t.o.go[1], "x", 1), 1);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    close(t.o.go[0]);
+    close(t.o.go[1]);
+    assert_int_equal(atomic_load(&fails), 0);
+}
+
 int main(int argc, char **argv) {
     if (argc > 1) cmocka_set_test_filter(argv[1]);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_flush_room),
         cmocka_unit_test(test_open_wherever_base),
         cmocka_unit_test(test_take_within_end),
+        cmocka_unit_test(test_flush_after_shrink),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

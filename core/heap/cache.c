@@ -300,7 +300,12 @@ void heap_flush(hak_heap_t *h, unsigned cls, uint32_t keep) {
     if (HAK_UNLIKELY(heap_check_on())) heap_check_cache(h, cls, 0, "flush");
     cache_rebase(h, cls);
     hak_cache_t *c = &h->front.cache[cls];
-    if (keep == HAK_FLUSH_BATCH) keep = hak_cache_cap(c) - hak_cache_cap(c) / 2;
+    /* Half of the cache's bound: its end (a consumer's is a batch), or the
+     * class's bound now if that is lower (a reconcile, idle caches, puts a
+     * grown bound back without moving end).  Below the end set at the
+     * bottom either way, so the free that called us finds a slot. */
+    uint32_t bound = hak_cache_cap(c) < h->cap[cls] ? hak_cache_cap(c) : h->cap[cls];
+    if (keep == HAK_FLUSH_BATCH) keep = bound / 2;
     void **v = c->base;
     uint32_t count = hak_cache_count(c);
     if (count <= keep) return;
