@@ -230,20 +230,30 @@ static hak_superslab_t *find_run(hak_ss_owner_t *o, unsigned n, bool skip_slab0,
     return NULL;
 }
 
-static hak_span_t *span_claim(hak_superslab_t *ss, unsigned start, unsigned n, uint8_t kind, uint16_t map_value) {
-    uint32_t bits = slab_bits(start, n);
+/* Free slabs first..first+n-1 of ss join the span whose first slab is
+ * head (kind for that slab itself, CONT for the others): taken out of the
+ * free and purge masks, their slab-map entries set, counted dirty.  true
+ * if none had been written before (fresh, zero memory). */
+static bool slabs_claim(hak_superslab_t *ss, unsigned first, unsigned n, unsigned head, uint8_t kind, uint16_t map_value) {
+    uint32_t bits = slab_bits(first, n);
     ss->free_mask &= ~bits;
     ss->purge_mask &= ~bits;
-    for (unsigned i = start; i < start + n; i++) {
-        ss->spans[i].kind = i == start ? kind : HAK_SLAB_CONT;
-        ss->spans[i].head = (uint8_t)start;
+    for (unsigned i = first; i < first + n; i++) {
+        ss->spans[i].kind = i == head ? kind : HAK_SLAB_CONT;
+        ss->spans[i].head = (uint8_t)head;
         hak_slabmap_set((uintptr_t)ss + ((uintptr_t)i << HAK_SLAB_SHIFT), map_value);
     }
-    hak_span_t *s = &ss->spans[start];
-    s->nslabs = (uint8_t)n;
-    s->fresh = (ss->dirty_mask & bits) == 0;
+    bool fresh = (ss->dirty_mask & bits) == 0;
     free_dirty_add(-__builtin_popcount(ss->dirty_mask & bits));
     ss->dirty_mask |= bits;
+    return fresh;
+}
+
+static hak_span_t *span_claim(hak_superslab_t *ss, unsigned start, unsigned n, uint8_t kind, uint16_t map_value) {
+    bool fresh = slabs_claim(ss, start, n, start, kind, map_value);
+    hak_span_t *s = &ss->spans[start];
+    s->nslabs = (uint8_t)n;
+    s->fresh = fresh;
     s->free = NULL;
     s->secret = hak_secure_on() ? hak_random() : 0;
     s->in_avail = 0;
@@ -332,14 +342,7 @@ bool hak_span_resize_large(hak_ss_owner_t *o, hak_span_t *s, unsigned nslabs) {
         if (start + nslabs > HAK_SLABS) return false;
         uint32_t bits = slab_bits(start + old, nslabs - old);
         if ((ss->free_mask & bits) != bits) return false;
-        ss->free_mask &= ~bits;
-        ss->purge_mask &= ~bits;
-        for (unsigned i = start + old; i < start + nslabs; i++) {
-            ss->spans[i].kind = HAK_SLAB_CONT;
-            ss->spans[i].head = (uint8_t)start;
-        }
-        free_dirty_add(-__builtin_popcount(ss->dirty_mask & bits));
-        ss->dirty_mask |= bits;
+        slabs_claim(ss, start + old, nslabs - old, start, HAK_SLAB_CONT, 0);   /* a large span's entries are 0 */
     } else if (nslabs < old) {
         slabs_free(o, ss, start + nslabs, old - nslabs);   /* never the last span: s stays */
     }
