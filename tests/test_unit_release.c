@@ -229,7 +229,7 @@ static void case_lifecycle(void **state) {
         assert_ptr_equal(r0->owner, &hak_tls_heap->ss);
         hak_span_t *sp = hak_span_of(r0, v[i]);
         assert_int_equal(sp->kind, n <= HAK_SMALL_MAX ? HAK_SLAB_SMALL : HAK_SLAB_LARGE);
-        assert_int_equal(r0->free_mask & (1u << sp->head), 0);
+        assert_int_equal(r0->free_mask & (1u << (sp - r0->spans)), 0);
     }
     hak_stats_t s1 = stats();
     assert_true(s1.superslabs_mapped >= s0.superslabs_mapped + bytes / HAK_SUPERSLAB_SIZE);

@@ -93,7 +93,7 @@ static void ss_init(hak_superslab_t *ss, hak_ss_owner_t *o) {
     for (unsigned i = 0; i < HAK_SLABS; i++) {
         hak_span_t *s = &ss->spans[i];
         s->kind = HAK_SLAB_FREE;
-        s->head = (uint8_t)i;
+        ss->head_at[i] = hak_span_head_at(i);
         atomic_store_explicit(&s->remote, 0, memory_order_relaxed);
     }
 }
@@ -240,7 +240,7 @@ static bool slabs_claim(hak_superslab_t *ss, unsigned first, unsigned n, unsigne
     ss->purge_mask &= ~bits;
     for (unsigned i = first; i < first + n; i++) {
         ss->spans[i].kind = i == head ? kind : HAK_SLAB_CONT;
-        ss->spans[i].head = (uint8_t)head;
+        ss->head_at[i] = hak_span_head_at(head);
         hak_slabmap_set((uintptr_t)ss + ((uintptr_t)i << HAK_SLAB_SHIFT), map_value);
     }
     bool fresh = (ss->dirty_mask & bits) == 0;
@@ -310,7 +310,7 @@ static void owner_note_due(hak_ss_owner_t *o, uint64_t at) {
 static void slabs_free(hak_ss_owner_t *o, hak_superslab_t *ss, unsigned start, unsigned n) {
     for (unsigned i = start; i < start + n; i++) {
         ss->spans[i].kind = HAK_SLAB_FREE;
-        ss->spans[i].head = (uint8_t)i;
+        ss->head_at[i] = hak_span_head_at(i);
         hak_slabmap_set((uintptr_t)ss + ((uintptr_t)i << HAK_SLAB_SHIFT), 0);
     }
     uint32_t bits = slab_bits(start, n);

@@ -25,12 +25,11 @@ enum { HAK_SLAB_FREE = 0, HAK_SLAB_SMALL = 1, HAK_SLAB_LARGE = 2, HAK_SLAB_CONT 
 /* A span descriptor: one per slab; meaningful at a span's head slab. */
 typedef struct hak_span {
     uint8_t kind;          /* HAK_SLAB_* */
-    uint8_t head;          /* index of the span's head slab (for every slab of a span) */
+    uint8_t cls;           /* size class (small spans); next to kind: a flush tests both in one compare */
     uint8_t nslabs;        /* slabs in the span (head only) */
-    uint8_t cls;           /* size class (small spans) */
     uint8_t in_avail;      /* on the owner heap's list of spans with free blocks */
     uint8_t fresh;         /* large: memory came zeroed from the OS */
-    uint16_t _pad;
+    uint8_t _pad[3];
     uint32_t block_size;
     uint32_t capacity;     /* blocks in the span */
     uint32_t carved;       /* blocks handed out by the bump cursor so far */
@@ -67,6 +66,10 @@ typedef struct hak_superslab {
     hak_link_t link;                /* the owner's list, the pool, or the huge cache */
     size_t map_size;                /* bytes mapped from the superslab's base */
     size_t data_off;                /* huge: offset of the block from the base */
+    /* Per slab: where the descriptor of its span's head slab is, as a byte
+     * offset from the superslab (hak_span_head_at), so that finding a
+     * block's span is a load and an add (every flushed block pays it). */
+    uint16_t head_at[HAK_SLABS];
     hak_span_t spans[HAK_SLABS];
 } hak_superslab_t;
 
@@ -79,9 +82,17 @@ HAK_INLINE hak_superslab_t *hak_superslab_of(const void *p) {
 HAK_INLINE unsigned hak_slab_index(const void *p) {
     return (unsigned)(((uintptr_t)p >> HAK_SLAB_SHIFT) & (HAK_SLABS - 1));
 }
+/* head_at's value for a span whose head slab is i. */
+HAK_INLINE uint16_t hak_span_head_at(unsigned i) {
+    return (uint16_t)(offsetof(hak_superslab_t, spans) + i * sizeof(hak_span_t));
+}
+/* The index of slab i's span's head slab. */
+HAK_INLINE unsigned hak_slab_head(const hak_superslab_t *ss, unsigned i) {
+    return (unsigned)((ss->head_at[i] - offsetof(hak_superslab_t, spans)) / sizeof(hak_span_t));
+}
 /* The head descriptor of the span containing p. */
 HAK_INLINE hak_span_t *hak_span_of(hak_superslab_t *ss, const void *p) {
-    return &ss->spans[ss->spans[hak_slab_index(p)].head];
+    return (hak_span_t *)((uint8_t *)ss + ss->head_at[hak_slab_index(p)]);
 }
 HAK_INLINE hak_superslab_t *hak_span_superslab(const hak_span_t *s) { return hak_superslab_of(s); }
 

@@ -82,8 +82,10 @@ bool hak_heap_refill(hak_heap_t *h, unsigned cls) {
         if (k > want - n) k = want - n;
         if (k) {
             /* Carve top-down so the lowest address is popped first. */
-            uint8_t *p = s->data + (size_t)(s->carved + k) * s->block_size;
-            for (uint32_t i = 0; i < k; i++) { p -= s->block_size; c->base[n++] = p; }
+            const size_t bs = s->block_size;   /* locals: the stores below could alias s and c */
+            uint8_t *p = s->data + (size_t)(s->carved + k) * bs;
+            for (void **out = c->base + n, **stop = out + k; out < stop; out++) { p -= bs; *out = p; }
+            n += k;
             /* Checked blocks: a carved block must not carry a freed mark
              * from the memory's earlier life (its junk is not this block's). */
             if (hak_heaps_hooks.checked)
@@ -132,15 +134,14 @@ int cached_block_bad(hak_heap_t *h, void *b) {
     return ss->owner == &h->ss && b == s->free ? 2 : 0;
 }
 
-/* A span descriptor's first word: kind (byte 0) and class (byte 3), with
- * head and nslabs (bytes 1, 2) masked out; span_kind_cls is its value for a
- * span of that kind and class. */
-_Static_assert(offsetof(hak_span_t, kind) == 0 && offsetof(hak_span_t, cls) == 3, "span_word's layout");
-HAK_INLINE uint32_t span_kind_cls(unsigned kind, unsigned cls) { return kind | cls << 24; }
-HAK_INLINE uint32_t span_word(const hak_span_t *s) {
-    uint32_t w;
+/* A span descriptor's first two bytes: kind and class; span_kind_cls is
+ * their value for a span of that kind and class (one 16-bit compare). */
+_Static_assert(offsetof(hak_span_t, kind) == 0 && offsetof(hak_span_t, cls) == 1, "span_word's layout");
+HAK_INLINE uint16_t span_kind_cls(unsigned kind, unsigned cls) { return (uint16_t)(kind | cls << 8); }
+HAK_INLINE uint16_t span_word(const hak_span_t *s) {
+    uint16_t w;
     memcpy(&w, s, sizeof w);
-    return w & 0xFF0000FFu;
+    return w;
 }
 
 /* A cached block whose slab is no longer in a small span of its class (a
@@ -148,6 +149,9 @@ HAK_INLINE uint32_t span_word(const hak_span_t *s) {
 static HAK_COLD void flush_drop(void *b) {
     hak_report(HAK_ERR_INVALID_FREE, b, "not a block of a live span (found when the thread cache flushed); ignored", HAK_NO_NUMBER);
 }
+
+/* At most this many blocks leave in one flush_blocks pass (flush_run). */
+#define FLUSH_RUN_MAX 128
 
 /* Return blocks v[0..m) of h's class cls cache to their spans (h's lock
  * held); v[m..count) stay, and with the flush checks on (box/flush_check_box.h)
@@ -160,7 +164,7 @@ HAK_INLINE uint32_t flush_blocks(hak_heap_t *h, unsigned cls, void **v, uint32_t
     hak_cache_t *c = &h->front.cache[cls];
     uint32_t kept = count - m, nempty = 0;
     uint32_t nbad = 0;   /* of the m leaving: rejected */
-    /* At most FLUSH_RUN leave; a duplicate set over a table (class 0 and
+    /* At most FLUSH_RUN_MAX leave; a duplicate set over a table (class 0 and
      * checked blocks, whose caches do not grow) covers at most 128 more. */
     enum { SET_MAX = 512, CACHE_MAX = 128 };
     uintptr_t slot[checks ? SET_MAX : 1];
@@ -193,80 +197,110 @@ HAK_INLINE uint32_t flush_blocks(hak_heap_t *h, unsigned cls, void **v, uint32_t
     /* Blocks go back in runs: consecutive blocks of one span (they mostly
      * are, in the order they were carved or freed) are chained to each
      * other, and the run is given to its span at once: a block's cost is
-     * its link; the span's fields are read and written once a run.  A run
-     * of another heap's span is one push onto its remote list.  Spans that
-     * become empty are released, and abandoned heaps visited, after the
-     * loop, so that no block's span or superslab goes away while later
-     * blocks are still looked at. */
+     * its link; the span's fields are read and written once a run.  Blocks
+     * of another heap's spans are set aside and go after ours, a run of
+     * one span as one push onto its remote list: the loop over our own
+     * carries no test of whose span a run is (a block freed in random
+     * order is a run of its own: frag).  Spans that become empty are
+     * released, and abandoned heaps visited, after both loops, so that no
+     * block's span or superslab goes away while later blocks are still
+     * looked at. */
     hak_span_t *empty[CACHE_MAX];
     hak_heap_t *o, *visit[CACHE_MAX];
-    uint32_t nvisit = 0;
+    void *foreign[FLUSH_RUN_MAX];
+    uint32_t nvisit = 0, nforeign = 0;
     /* Every block of this cache is one of a small span of class cls (the
      * free path picks the cache by the slab's class), so the span's kind and
      * class are one compare (span_kind_cls), made whether or not the checks
      * are on: a span's metadata is never written for a block that is not
      * its own.  The block-start test takes the class's block size and
      * div_magic, loop invariants, with the span's own base and carved count. */
-    const uint32_t want = span_kind_cls(HAK_SLAB_SMALL, cls);
+    const uint16_t want = span_kind_cls(HAK_SLAB_SMALL, cls);
     const uint32_t bs = hak_class_block(cls);
     hak_span_geom_t g = {0, hak_classes[cls].shape.div_magic, bs, 0};
     uintptr_t slab = 0;          /* the run's slab (a span has several: a new run per slab) */
     hak_span_t *s = NULL;        /* the run's span */
-    bool own = false;
     uintptr_t sec = 0;           /* its secret */
     void *first = NULL, *last = NULL;
     uint32_t rn = 0;             /* blocks in the run */
-/* The run so far goes to its span. */
-#define FLUSH_RUN_END()                                                                   \
+/* The block b, of span s (whose geometry g holds), may leave: checked (a
+ * bad one is dropped: the loop goes on to the next block), then its
+ * redzone and mark. */
+#define FLUSH_BLOCK_OK(b, own)                                                                         \
+    {   /* a bare block, not do-while: its continue is the loop's */                                  \
+        if (checks) {                                                                                  \
+            if (HAK_UNLIKELY(!hak_geom_is_block_start(&g, b))) { hak_flush_reject(b, false); nbad++; continue; } \
+            /* (another heap's span's fields are its owner's: read only our own) */                    \
+            if (HAK_UNLIKELY(!hak_dup_seen(&set, b) || ((own) && (b == s->free || s->used <= rn)))) {  \
+                hak_flush_reject(b, true);                                                             \
+                nbad++;                                                                                \
+                continue;                                                                              \
+            }                                                                                          \
+        }                                                                                              \
+        if (redzone) hak_redzone_check(b, (uint8_t *)b + bs);                                          \
+        if (mark_leaving) checked_leaving(b);                                                          \
+    }
+/* A new run starts at b, of span s. */
+#define FLUSH_RUN_START(b)                                                                \
     do {                                                                                  \
-        if (!rn) break;                                                                   \
-        if (own) {                                                                        \
-            *(uintptr_t *)last = (uintptr_t)s->free ^ sec;                                \
-            s->free = first;                                                              \
-            if (!s->in_avail) avail_push(h, s);                                           \
-            if ((s->used -= rn) == 0) empty[nempty++] = s;                                \
-        } else if ((o = remote_push(h, s, first, last, rn)) != NULL) {                    \
-            visit[nvisit++] = o;                                                          \
+        slab = (uintptr_t)(b) >> HAK_SLAB_SHIFT;                                          \
+        if (checks) {                                                                     \
+            hak_span_geom_t sg = hak_span_geom(s);                                        \
+            g.data = sg.data;                                                             \
+            g.carved = sg.carved;                                                         \
         }                                                                                 \
-        rn = 0;                                                                           \
+        sec = extras ? s->secret : 0;                                                     \
+        last = (b);                                                                       \
     } while (0)
     for (uint32_t i = 0; i < m; i++) {
         void *b = v[i];
         if ((uintptr_t)b >> HAK_SLAB_SHIFT != slab) {
-            FLUSH_RUN_END();
             hak_superslab_t *ss = hak_superslab_of(b);
-            s = hak_span_of(ss, b);
-            __asm__("" : "+r"(s));   /* one address for the fields below (gcc rebuilt it per field) */
-            slab = 0;
-            if (HAK_UNLIKELY(span_word(s) != want)) { flush_drop(b); nbad++; continue; }
-            slab = (uintptr_t)b >> HAK_SLAB_SHIFT;
-            if (checks) {
-                hak_span_geom_t sg = hak_span_geom(s);
-                g.data = sg.data;
-                g.carved = sg.carved;
+            hak_span_t *bsp = hak_span_of(ss, b);
+            if (HAK_UNLIKELY(span_word(bsp) != want)) { flush_drop(b); nbad++; continue; }
+            if (HAK_UNLIKELY(ss->owner != &h->ss)) { foreign[nforeign++] = b; continue; }
+            if (rn) {   /* the run so far goes to its span */
+                *(uintptr_t *)last = (uintptr_t)s->free ^ sec;
+                s->free = first;
+                if (!s->in_avail) avail_push(h, s);
+                if ((s->used -= rn) == 0) empty[nempty++] = s;
+                rn = 0;
             }
-            own = ss->owner == &h->ss;
-            sec = extras ? s->secret : 0;
-            last = b;
+            s = bsp;
+            FLUSH_RUN_START(b);
         }
-        if (checks) {
-            if (HAK_UNLIKELY(!hak_geom_is_block_start(&g, b))) { hak_flush_reject(b, false); nbad++; continue; }
-            /* (another heap's span's fields are its owner's: read only our own) */
-            if (HAK_UNLIKELY(!hak_dup_seen(&set, b) || (own && (b == s->free || s->used <= rn)))) {
-                hak_flush_reject(b, true);
-                nbad++;
-                continue;
-            }
-        }
-        if (redzone) hak_redzone_check(b, (uint8_t *)b + bs);
-        if (mark_leaving) checked_leaving(b);
+        FLUSH_BLOCK_OK(b, true)
         if (rn) *(uintptr_t *)b = (uintptr_t)first ^ sec;   /* (the run's first block is linked at its end) */
         else last = b;
         first = b;
         rn++;
     }
-    FLUSH_RUN_END();
-#undef FLUSH_RUN_END
+    if (rn) {
+        *(uintptr_t *)last = (uintptr_t)s->free ^ sec;
+        s->free = first;
+        if (!s->in_avail) avail_push(h, s);
+        if ((s->used -= rn) == 0) empty[nempty++] = s;
+        rn = 0;
+    }
+    /* Other heaps' blocks, in runs by slab, onto their spans' remote lists. */
+    slab = 0;
+    for (uint32_t i = 0; i < nforeign; i++) {
+        void *b = foreign[i];
+        if ((uintptr_t)b >> HAK_SLAB_SHIFT != slab) {
+            if (rn && (o = remote_push(h, s, first, last, rn)) != NULL) visit[nvisit++] = o;
+            rn = 0;
+            s = hak_span_of(hak_superslab_of(b), b);   /* its word was checked in the first loop */
+            FLUSH_RUN_START(b);
+        }
+        FLUSH_BLOCK_OK(b, false)
+        if (rn) *(uintptr_t *)b = (uintptr_t)first ^ sec;
+        else last = b;
+        first = b;
+        rn++;
+    }
+    if (rn && (o = remote_push(h, s, first, last, rn)) != NULL) visit[nvisit++] = o;
+#undef FLUSH_BLOCK_OK
+#undef FLUSH_RUN_START
     uint32_t flushed = m - nbad;
     for (uint32_t i = 0; i < nempty; i++) span_empty(h, empty[i]);
     for (uint32_t i = 0; i < nvisit; i++) heap_visit(visit[i]);
@@ -277,15 +311,14 @@ HAK_INLINE uint32_t flush_blocks(hak_heap_t *h, unsigned cls, void **v, uint32_t
 }
 
 /* A cache that grew holds up to 2048 blocks: they leave in runs of at most
- * FLUSH_RUN, each a complete pass (its own duplicate set; its empty spans
+ * FLUSH_RUN_MAX, each a complete pass (its own duplicate set; its empty spans
  * released and abandoned heaps visited at its end), so that flush_blocks'
  * arrays stay small. */
-#define FLUSH_RUN 128
 uint32_t flush_run(hak_heap_t *h, unsigned cls, void **v, uint32_t m, uint32_t count, uint32_t *kept_out) {
     bool extras = hak_redzone || hak_heaps_hooks.free_checked || hak_secure_on(), checks = hak_flush_check_on();
     uint32_t flushed = 0, off = 0, kept = count - m;
     while (off < m) {
-        uint32_t k = m - off < FLUSH_RUN ? m - off : FLUSH_RUN;
+        uint32_t k = m - off < FLUSH_RUN_MAX ? m - off : FLUSH_RUN_MAX;
         if (checks) flushed += flush_blocks(h, cls, v + off, k, count - off, &kept, true, extras);
         else if (extras) flushed += flush_blocks(h, cls, v + off, k, count - off, &kept, false, true);
         else flushed += flush_blocks(h, cls, v + off, k, count - off, &kept, false, false);
