@@ -194,17 +194,17 @@ HAK_INLINE uint32_t flush_blocks(hak_heap_t *h, unsigned cls, void **v, uint32_t
      * test none of them. */
     const size_t redzone = extras ? hak_redzone : 0;   /* a local: the stores below could alias it */
     const bool mark_leaving = extras && hak_heaps_hooks.free_checked && cls != 0;
-    /* Blocks go back in runs: consecutive blocks of one span (they mostly
-     * are, in the order they were carved or freed) are chained to each
-     * other, and the run is given to its span at once: a block's cost is
-     * its link; the span's fields are read and written once a run.  Blocks
-     * of another heap's spans are set aside and go after ours, a run of
-     * one span as one push onto its remote list: the loop over our own
-     * carries no test of whose span a run is (a block freed in random
-     * order is a run of its own: frag).  Spans that become empty are
-     * released, and abandoned heaps visited, after both loops, so that no
-     * block's span or superslab goes away while later blocks are still
-     * looked at. */
+    /* Each of our blocks is pushed onto its span's free list as it comes;
+     * consecutive blocks of one slab (they mostly are, in the order they
+     * were carved or freed) make a run, whose span is found, checked, put
+     * on its avail list and counted once.  A block freed in random order
+     * is a run of its own, so a run costs little more than its lookup
+     * (frag).  Blocks of another heap's spans are set aside and go after
+     * ours, in runs chained to each other, a run as one push onto its
+     * span's remote list: the loop over our own carries no test of whose
+     * span a run is.  Spans that become empty are released, and abandoned
+     * heaps visited, after both loops, so that no block's span or
+     * superslab goes away while later blocks are still looked at. */
     hak_span_t *empty[CACHE_MAX];
     hak_heap_t *o, *visit[CACHE_MAX];
     void *foreign[FLUSH_RUN_MAX];
@@ -221,17 +221,19 @@ HAK_INLINE uint32_t flush_blocks(hak_heap_t *h, unsigned cls, void **v, uint32_t
     uintptr_t slab = 0;          /* the run's slab (a span has several: a new run per slab) */
     hak_span_t *s = NULL;        /* the run's span */
     uintptr_t sec = 0;           /* its secret */
-    void *first = NULL, *last = NULL;
+    void *head = NULL;           /* (checks) its free list's head when the run began */
+    void *first = NULL, *last = NULL;   /* a foreign run's chain */
     uint32_t rn = 0;             /* blocks in the run */
 /* The block b, of span s (whose geometry g holds), may leave: checked (a
  * bad one is dropped: the loop goes on to the next block), then its
- * redzone and mark. */
+ * redzone and mark.  A block of ours that is its span's free-list head
+ * from before the run was freed twice. */
 #define FLUSH_BLOCK_OK(b, own)                                                                         \
     {   /* a bare block, not do-while: its continue is the loop's */                                  \
         if (checks) {                                                                                  \
             if (HAK_UNLIKELY(!hak_geom_is_block_start(&g, b))) { hak_flush_reject(b, false); nbad++; continue; } \
             /* (another heap's span's fields are its owner's: read only our own) */                    \
-            if (HAK_UNLIKELY(!hak_dup_seen(&set, b) || ((own) && (b == s->free || s->used <= rn)))) {  \
+            if (HAK_UNLIKELY(!hak_dup_seen(&set, b) || ((own) && (b == head || s->used <= rn)))) {     \
                 hak_flush_reject(b, true);                                                             \
                 nbad++;                                                                                \
                 continue;                                                                              \
@@ -250,7 +252,6 @@ HAK_INLINE uint32_t flush_blocks(hak_heap_t *h, unsigned cls, void **v, uint32_t
             g.carved = sg.carved;                                                         \
         }                                                                                 \
         sec = extras ? s->secret : 0;                                                     \
-        last = (b);                                                                       \
     } while (0)
     for (uint32_t i = 0; i < m; i++) {
         void *b = v[i];
@@ -259,29 +260,22 @@ HAK_INLINE uint32_t flush_blocks(hak_heap_t *h, unsigned cls, void **v, uint32_t
             hak_span_t *bsp = hak_span_of(ss, b);
             if (HAK_UNLIKELY(span_word(bsp) != want)) { flush_drop(b); nbad++; continue; }
             if (HAK_UNLIKELY(ss->owner != &h->ss)) { foreign[nforeign++] = b; continue; }
-            if (rn) {   /* the run so far goes to its span */
-                *(uintptr_t *)last = (uintptr_t)s->free ^ sec;
-                s->free = first;
-                if (!s->in_avail) avail_push(h, s);
+            if (rn) {   /* the run so far is counted off its span */
                 if ((s->used -= rn) == 0) empty[nempty++] = s;
                 rn = 0;
             }
             s = bsp;
+            if (!s->in_avail) avail_push(h, s);
+            if (checks) head = s->free;
             FLUSH_RUN_START(b);
         }
         FLUSH_BLOCK_OK(b, true)
-        if (rn) *(uintptr_t *)b = (uintptr_t)first ^ sec;   /* (the run's first block is linked at its end) */
-        else last = b;
-        first = b;
+        *(uintptr_t *)b = (uintptr_t)s->free ^ sec;
+        s->free = b;
         rn++;
     }
-    if (rn) {
-        *(uintptr_t *)last = (uintptr_t)s->free ^ sec;
-        s->free = first;
-        if (!s->in_avail) avail_push(h, s);
-        if ((s->used -= rn) == 0) empty[nempty++] = s;
-        rn = 0;
-    }
+    if (rn && (s->used -= rn) == 0) empty[nempty++] = s;
+    rn = 0;
     /* Other heaps' blocks, in runs by slab, onto their spans' remote lists. */
     slab = 0;
     for (uint32_t i = 0; i < nforeign; i++) {
@@ -293,7 +287,7 @@ HAK_INLINE uint32_t flush_blocks(hak_heap_t *h, unsigned cls, void **v, uint32_t
             FLUSH_RUN_START(b);
         }
         FLUSH_BLOCK_OK(b, false)
-        if (rn) *(uintptr_t *)b = (uintptr_t)first ^ sec;
+        if (rn) *(uintptr_t *)b = (uintptr_t)first ^ sec;   /* (the run's first block is linked by remote_push) */
         else last = b;
         first = b;
         rn++;
