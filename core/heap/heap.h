@@ -111,6 +111,10 @@ typedef struct hak_heap {
     hak_front_t **front_var;               /* the owner's hak_tls_front */
     _Atomic uint64_t slow_ops;             /* the owner's refills and flushes */
     uint64_t slow_ops_seen;                /* slow_ops at the last idle scan */
+    /* Idle classes (heap/cache.c): at the last look, slow_ops and each
+     * cache's top block and count. */
+    uint64_t class_look_at;
+    uintptr_t class_mark[HAK_NCLASSES];
     uint32_t reclaim_count[HAK_NCLASSES];  /* per class: blocks cached when they were taken (0: none) */
     hak_class_stats_t cstats[HAK_NCLASSES];
     void *slot_store[];                    /* backing for the caches' slots */
