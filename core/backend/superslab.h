@@ -86,10 +86,6 @@ HAK_INLINE unsigned hak_slab_index(const void *p) {
 HAK_INLINE uint16_t hak_span_head_at(unsigned i) {
     return (uint16_t)(offsetof(hak_superslab_t, spans) + i * sizeof(hak_span_t));
 }
-/* The index of slab i's span's head slab. */
-HAK_INLINE unsigned hak_slab_head(const hak_superslab_t *ss, unsigned i) {
-    return (unsigned)((ss->head_at[i] - offsetof(hak_superslab_t, spans)) / sizeof(hak_span_t));
-}
 /* The head descriptor of the span containing p. */
 HAK_INLINE hak_span_t *hak_span_of(hak_superslab_t *ss, const void *p) {
     return (hak_span_t *)((uint8_t *)ss + ss->head_at[hak_slab_index(p)]);

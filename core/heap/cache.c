@@ -207,7 +207,7 @@ HAK_INLINE uint32_t flush_blocks(hak_heap_t *h, unsigned cls, void **v, uint32_t
     uint32_t nbad = 0;   /* of the m leaving: rejected */
     /* At most FLUSH_RUN_MAX leave; a duplicate set over a table (class 0 and
      * checked blocks, whose caches do not grow) covers at most 128 more. */
-    enum { SET_MAX = 512, CACHE_MAX = 128 };
+    enum { SET_MAX = 512 };
     uintptr_t slot[checks ? SET_MAX : 1];
     hak_dup_set_t set = {slot, 0, 0, 0};
     if (checks) {
@@ -246,8 +246,8 @@ HAK_INLINE uint32_t flush_blocks(hak_heap_t *h, unsigned cls, void **v, uint32_t
      * span a run is.  Spans that become empty are released, and abandoned
      * heaps visited, after both loops, so that no block's span or
      * superslab goes away while later blocks are still looked at. */
-    hak_span_t *empty[CACHE_MAX];
-    hak_heap_t *o, *visit[CACHE_MAX];
+    hak_span_t *empty[FLUSH_RUN_MAX];   /* (each at most one per leaving block) */
+    hak_heap_t *o, *visit[FLUSH_RUN_MAX];
     void *foreign[FLUSH_RUN_MAX];
     uint32_t nvisit = 0, nforeign = 0;
     /* Every block of this cache is one of a small span of class cls (the
