@@ -22,6 +22,12 @@
  * - SPEED's freed spans: each waits for its own delay, not its
  *   superslab's first; they stay committed within RETAIN_MB and go after
  *   the delay beyond it;
+ * - quick reuse (SPEED): superslabs emptied and wanted back within the
+ *   delay, cycle after cycle (12 MiB of 256 KiB blocks allocated, written
+ *   and freed): the first cycles decommit those beyond the pool's hot ones
+ *   and fault them in again; then the pool keeps them all hot and a cycle
+ *   makes no madvise.  Once the cycles stop, the delay's purge takes the
+ *   extra hot places back, and the pages;
  * - budget: 8 threads allocate and free a few MiB each; while they run and
  *   after they exit, the empty superslabs kept mapped stay within the target.
  *
@@ -48,6 +54,7 @@
 
 #include "box/release_box.h"
 #include "box/secure_box.h"
+#include "backend/backend.h"
 #include "backend/superslab.h"
 #include "front/size_class.h"
 #include "hakmem.h"
@@ -131,9 +138,11 @@ static void touch(void *p, size_t n, int v) {
 }
 
 /* A tiny class's slow paths: a burst of one class past its cache (refill,
- * then flush), in spans the heap already has after the first call. */
+ * then flush), in spans the heap already has after the first call.  840
+ * KiB: more than a cache can grow to hold (512 KiB, heap/cache.c), so
+ * every call takes slow paths however often it ran before. */
 static void run_tiny_slow_paths(void) {
-    enum { N = 600 };
+    enum { N = 1200 };
     static void *v[N];
     for (int i = 0; i < N; i++) { v[i] = malloc(700); assert_non_null(v[i]); sink = v[i]; }
     for (int i = 0; i < N; i++) free(v[i]);
@@ -365,9 +374,10 @@ static void *idle_worker(void *arg) {
  * those are in (heap.c, "idle caches"); its caches' TCACHE_MAX went back. */
 static void idle_case(bool trim) {
     /* What may stay: a slab for each class the worker used, where its top
-     * block is, and 512 KiB for everything else (the test's own pages). */
+     * block is, 512 KiB for the test's own pages and 1 MiB for the burst
+     * of run_tiny_slow_paths (840 KiB, some of it in this thread's cache). */
     bool used[HAK_NCLASSES] = {false};
-    long keep = 512;
+    long keep = 512 + 1024;
     for (size_t n = 16; n < 16 + 4000; n++) {
         unsigned c = hak_class_of(hak_block_need(n));
         if (!used[c]) { used[c] = true; keep += (long)(HAK_SLAB_SIZE / 1024); }
@@ -522,7 +532,7 @@ static void case_purge_delay(void **state) {
     assert_true(late >= want * 9 / 10);
 
     /* superslabs emptied into the pool: beyond the pool's few hot ones
-     * (hak_release.pool_hot) they are decommitted as they arrive; the hot
+     * (hak_backend.pool.hot) they are decommitted as they arrive; the hot
      * ones keep their pages until the delay is over, then the next slow
      * path decommits them — here only the tiny class's refills and flushes,
      * which take no superslab from the pool and give none back */
@@ -536,7 +546,7 @@ static void case_purge_delay(void **state) {
     int early_resident = kept_resident();
     in_time = now_s() - t < delay_ms * 0.75e-3;
     long kept = (long)(n * (BIG_SIZE >> 10));   /* resident in the superslabs just emptied */
-    uint64_t hot_n = pooled < hak_release.pool_hot ? pooled : hak_release.pool_hot;
+    uint64_t hot_n = pooled < hak_backend.pool.hot ? pooled : hak_backend.pool.hot;
     long hot = (long)(hot_n * (BIG_SIZE >> 10));
     sleep_ms(delay_ms + 50);
     late = 0;
@@ -562,6 +572,61 @@ static void case_purge_delay(void **state) {
      * pooled one is left resident, whatever slow path came next */
     if (in_time) assert_true(early_resident >= (int)hot_n);
     assert_int_equal(late_resident, 0);
+}
+
+/* ---- case: superslabs emptied and taken back in cycles ----------------- */
+
+static void case_pool_quick_reuse(void **state) {
+    (void)state;
+    enum { N = 48, CYCLES = 8 };   /* 12 MiB: some six superslabs, more than the pool's first hot ones */
+    static void *v[N];
+    const int delay_ms = 3000;
+    assert_int_equal(hak_release.delay_ns, (uint64_t)delay_ms * 1000000u);
+    hak_trim();
+    assert_int_equal(hak_backend.pool.hot, hak_release.pool_hot);
+    uint64_t madv[CYCLES + 1];
+    double t = now_s();
+    for (int c = 0; c < CYCLES; c++) {
+        madv[c] = stats().os_madvise;
+        for (int i = 0; i < N; i++) {
+            v[i] = malloc(BIG_SIZE);
+            assert_non_null(v[i]);
+            touch(v[i], BIG_SIZE, c + 1);
+        }
+        for (int i = 0; i < N; i++) {
+            assert_int_equal(((unsigned char *)v[i])[BIG_SIZE - 1], c + 1);
+            free(v[i]);
+        }
+    }
+    madv[CYCLES] = stats().os_madvise;
+    bool in_time = now_s() - t < delay_ms * 0.5e-3;
+    uint64_t pooled = pooled_superslabs();
+    long rss = rss_kib();
+    print_message("pool: %" PRIu64 " pooled, hot limit %u (first %u); madvise per cycle:", pooled,
+                  hak_backend.pool.hot, hak_release.pool_hot);
+    for (int c = 0; c < CYCLES; c++) print_message(" %" PRIu64, madv[c + 1] - madv[c]);
+    print_message("%s\n", in_time ? "" : " (not checked: the machine was too slow)");
+    /* the pool saw more superslabs than its first hot ones, and decommitted
+     * some of them as they arrived at first */
+    assert_true(pooled > hak_release.pool_hot);
+    assert_true(madv[1] - madv[0] > 0 || madv[2] - madv[1] > 0);
+    if (in_time) {
+        /* then they all stayed hot: the last cycles made no madvise */
+        assert_int_equal(madv[CYCLES] - madv[CYCLES - 3], 0);
+        assert_true(hak_backend.pool.hot >= pooled);
+    }
+    assert_true((size_t)hak_backend.pool.hot * HAK_SUPERSLAB_SIZE <= hak_release.pool_cap);
+    /* the cycles stop: after the delay, slow paths give the pages back and
+     * the hot limit returns to where it started */
+    sleep_ms(delay_ms + 100);
+    long drop = 0;
+    for (int i = 0; i < 400 && (hak_backend.pool.hot > hak_release.pool_hot || drop < (long)(pooled - 1) * 2048 - 512); i++) {
+        run_tiny_slow_paths();
+        drop = rss - rss_kib();
+    }
+    print_message("after the delay: hot limit %u, %ld KiB given back\n", hak_backend.pool.hot, drop);
+    assert_int_equal(hak_backend.pool.hot, hak_release.pool_hot);
+    assert_true(drop >= (long)(pooled - 1) * 2048 - 512);
 }
 
 /* A freed huge block: kept for reuse through the purge delay (a new block
@@ -850,6 +915,7 @@ static const rcase cases[] = {
      {"HAKMEM_PROFILE=SPEED", "HAKMEM_PURGE_DELAY_MS=100", "HAKMEM_RETAIN_MB=8"}},
     {"huge_purge_delay_speed", case_huge_purge_delay, {"HAKMEM_PROFILE=SPEED", "HAKMEM_PURGE_DELAY_MS=200"}},
     {"huge_purge_delay_balanced", case_huge_purge_delay, {"HAKMEM_PROFILE=BALANCED", "HAKMEM_PURGE_DELAY_MS=200"}},
+    {"pool_quick_reuse", case_pool_quick_reuse, {"HAKMEM_PROFILE=SPEED", "HAKMEM_PURGE_DELAY_MS=3000"}},
     {"huge_reuse", case_huge_reuse, {"HAKMEM_PROFILE=SPEED", "HAKMEM_PURGE_DELAY_MS=60000"}},
     {"budget_threads_balanced", case_budget_threads,
      {"HAKMEM_PROFILE=BALANCED", "HAKMEM_SS_MEM_LEAN_TARGET_MB=4"}},

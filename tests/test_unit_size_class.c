@@ -105,6 +105,22 @@ static void caches_fit_the_tcache_budget(void **state) {
     }
 }
 
+/* Each class's cache has slots of its own in a heap's slot store, room for
+ * its largest bound (max_cap: what a cache grows to), after the previous
+ * class's and at a 16-bit index: caches that grew into each other would
+ * hand one block to two mallocs. */
+static void cache_slots_are_disjoint(void **state) {
+    (void)state;
+    size_t next = 0;
+    for (unsigned c = 0; c < HAK_NCLASSES; c++) {
+        const hak_class_info_t *ci = &hak_classes[c];
+        assert_int_equal(ci->slot_first, next);
+        assert_true(ci->max_cap >= ci->cache_cap);
+        next = (size_t)ci->slot_first + ci->max_cap;
+    }
+    assert_true(next <= (size_t)UINT16_MAX + 1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_size_maps_to_smallest_fitting_class),
@@ -113,6 +129,7 @@ int main(void) {
         cmocka_unit_test(rounded_requests_land_on_aligned_classes),
         cmocka_unit_test(spans_waste_little_and_caches_are_bounded),
         cmocka_unit_test(caches_fit_the_tcache_budget),
+        cmocka_unit_test(cache_slots_are_disjoint),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -16,6 +16,7 @@ typedef struct hak_backend_state {
         hak_list_t list;
         unsigned count;
         unsigned committed;        /* of those, not decommitted: what the hot limit counts */
+        unsigned hot;              /* the hot limit now: the policy's pool_hot, raised by quick reuse (superslab.c) */
     } pool;
     _Atomic uint64_t ss_mapped, ss_released;   /* superslabs mapped now, returned to the OS so far */
     /* Free written slabs of owned superslabs, all owners: what the span

@@ -28,9 +28,11 @@ HAK_INLINE void cache_rebase(hak_heap_t *h, unsigned cls) {
  * then a refill: a working set of that class larger than the cache: bursts
  * of thousands of blocks freed and allocated again) pays a flush and a
  * refill per block on top of the fast paths.  So at each refill that
- * follows a flush, the cache's bound doubles, up to max_cap (256 KiB of
- * blocks, 2048 at the most), while the thread's growth stays within
- * HAKMEM_TCACHE_MAX; the blocks then come back through the cache alone.
+ * follows a flush, the cache's bound doubles, up to max_cap (512 KiB of
+ * blocks, 2048 at the most: size_class.c), while the thread's growth stays
+ * within a quarter of HAKMEM_TCACHE_MAX; the blocks then come back through
+ * the cache alone (and a grown cache's flush keeps all but a first batch:
+ * heap_flush).
  * What a cache holds stays what the thread freed and may take again: a
  * thread that only frees the class keeps at most a first batch (heap_flush,
  * whatever the bound), and trim, thread exit and the taking of an idle
@@ -149,18 +151,20 @@ bool hak_heap_refill(hak_heap_t *h, unsigned cls) {
     return n > 0;
 }
 
-/* The signature of the blocks v[0..n) a flush kept, n > 0: their xor | 1,
- * and never 1, which says the flush kept none.  (Blocks whose xor is 0 are
- * common: four 4 KiB blocks of one 16 KiB aligned run.  Read as "kept
- * none", such a flush closed the cache to a batch with more than a batch
+/* The signature of the blocks v[0..n) a flush kept, n > 0, made of the
+ * count and the blocks at both ends: a pop that reaches the kept blocks
+ * takes the top one first, and the free after it puts another block there
+ * (or the same one, as with the xor of them all this replaced, which cost
+ * a grown cache's flush a read of every kept slot).  | 1, and never 1,
+ * which says the flush kept none.  (A value of 0 must not read as "kept
+ * none": such a flush closed the cache to a batch with more than a batch
  * in it, the free that called it pushed past the end, and a take of the
  * idle owner's caches then left it closed-looking with its base above its
  * first slot: RELIABILITY.md, finding 13.)  Block pointers have their low
  * bits 0, so 3 is no other set's signature. */
 static uint64_t kept_sig(void *const *v, uint32_t n) {
-    uint64_t x = 0;
-    for (uint32_t i = 0; i < n; i++) x ^= (uintptr_t)v[i];
-    return x ? x | 1 : 3;
+    uint64_t x = (uintptr_t)v[n - 1] ^ ((uintptr_t)v[0] << 7) ^ ((uint64_t)n << 1);
+    return x & ~(uint64_t)1 ? x | 1 : 3;
 }
 
 /* Is b, a block in h's cache, a block start of a small span?  0: yes; 1:
@@ -373,7 +377,13 @@ void heap_flush(hak_heap_t *h, unsigned cls, uint32_t keep) {
      * grown bound back without moving end).  Below the end set at the
      * bottom either way, so the free that called us finds a slot. */
     uint32_t bound = hak_cache_cap(c) < h->cap[cls] ? hak_cache_cap(c) : h->cap[cls];
-    if (keep == HAK_FLUSH_BATCH) keep = bound / 2;
+    /* A cache that grew (its class's working set is larger than the first
+     * bound) sends back a first batch and keeps the rest: keeping half sent
+     * a working set between half the bound and the bound through a flush
+     * and a refill every round (bench_bulk, 400 blocks of 1 KiB: the bound
+     * 512, 256 kept, 144 refilled, each round). */
+    if (keep == HAK_FLUSH_BATCH)
+        keep = bound > hak_classes[cls].cache_cap ? bound - hak_classes[cls].batch : bound / 2;
     void **v = c->base;
     uint32_t count = hak_cache_count(c);
     if (count <= keep) return;
