@@ -67,7 +67,8 @@ static void **first_slot(hak_heap_t *h, unsigned cls) { return h->slot_store + h
 static void check_caches(hak_heap_t *h, const char *step) {
     for (unsigned cls = 0; cls < HAK_NCLASSES; cls++) {
         hak_cache_t *c = &h->front.cache[cls];
-        void **first = first_slot(h, cls), **limit = first + hak_classes[cls].max_cap;   /* a grown cache reaches here */
+        uint32_t nslots;
+        void **first = hak_cache_slots(h, cls, &nslots), **limit = first + nslots;   /* its window, or its growth region */
         bool ok = first <= c->base && c->base <= c->top && c->top <= c->end && c->end <= limit &&
                   (c->end != c->base || c->base == first);
         if (!ok)

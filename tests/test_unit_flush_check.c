@@ -17,6 +17,7 @@
 #include "base/diag.h"
 #include "box/flush_check_box.h"
 #include "box/secure_box.h"
+#include "config/config.h"
 #include "front/size_class.h"
 #include "hakmem.h"
 #include "heap/heap.h"
@@ -228,7 +229,11 @@ static void a_cache_grows_for_a_working_set_and_shrinks_after(void **state) {
     hak_cache_t *c = &h->front.cache[cls];
     const hak_class_info_t *ci = &hak_classes[cls];
     assert_true(ci->max_cap > ci->cache_cap);
-    uint32_t n = ci->max_cap - ci->max_cap / 4;   /* more than the first bound, fits the largest */
+    /* more than the first bound; fits the largest, and half the thread's
+     * growth budget (a quarter of HAKMEM_TCACHE_MAX: LEAN's is small) */
+    uint32_t n = ci->max_cap - ci->max_cap / 4, half = (uint32_t)((size_t)HAK_CFG(TCACHE_MAX) / 8 / ci->shape.block_size);
+    if (n > half) n = half;
+    assert_true(n > ci->cache_cap);
     void **v = calloc(n, sizeof *v);
     assert_non_null(v);
     uint64_t refills = 0;

@@ -105,10 +105,10 @@ static void caches_fit_the_tcache_budget(void **state) {
     }
 }
 
-/* Each class's cache has slots of its own in a heap's slot store, room for
- * its largest bound (max_cap: what a cache grows to), after the previous
- * class's and at a 16-bit index: caches that grew into each other would
- * hand one block to two mallocs. */
+/* Each class's cache has slots of its own in a heap's slot store: a window
+ * of its first bound (cache_cap), the windows side by side, and after them
+ * a growth region of its largest bound (max_cap) for each class whose cache
+ * may grow.  Caches that overlapped would hand one block to two mallocs. */
 static void cache_slots_are_disjoint(void **state) {
     (void)state;
     size_t next = 0;
@@ -116,9 +116,16 @@ static void cache_slots_are_disjoint(void **state) {
         const hak_class_info_t *ci = &hak_classes[c];
         assert_int_equal(ci->slot_first, next);
         assert_true(ci->max_cap >= ci->cache_cap);
-        next = (size_t)ci->slot_first + ci->max_cap;
+        next += ci->cache_cap;
     }
-    assert_true(next <= (size_t)UINT16_MAX + 1);
+    assert_true(next <= UINT16_MAX);
+    for (unsigned c = 0; c < HAK_NCLASSES; c++) {
+        const hak_class_info_t *ci = &hak_classes[c];
+        if (ci->max_cap == ci->cache_cap) continue;
+        assert_int_equal(ci->grow_first, next);
+        next += ci->max_cap;
+    }
+    assert_int_equal(hak_cache_slot_count, next);
 }
 
 int main(void) {

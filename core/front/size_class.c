@@ -63,6 +63,18 @@ void hak_size_classes_init(void) {
         if (max < ci->cache_cap) max = ci->cache_cap;
         ci->max_cap = (uint16_t)max;
     }
-    for (unsigned c = 0, slot = 0; c < HAK_NCLASSES; slot += hak_classes[c++].max_cap)
-        hak_classes[c].slot_first = (uint16_t)slot;
+    /* A heap's slot store: first every class's first-bound window, side by
+     * side, then the growth regions of the classes that may grow.  A cache
+     * moves to its growth region when its bound grows and back when it is
+     * put back (heap/cache.c cache_rebase), so the slots a thread touches
+     * for the classes it uses lie on a few pages (each class a region of
+     * max_cap slots had one page or more of its own: 168 KiB of a heap
+     * resident for 16..1024-byte blocks). */
+    uint32_t slot = 0;
+    for (unsigned c = 0; c < HAK_NCLASSES; slot += hak_classes[c++].cache_cap) hak_classes[c].slot_first = (uint16_t)slot;
+    for (unsigned c = 0; c < HAK_NCLASSES; c++) {
+        hak_classes[c].grow_first = slot;
+        if (hak_classes[c].max_cap > hak_classes[c].cache_cap) slot += hak_classes[c].max_cap;
+    }
+    hak_cache_slot_count = slot;
 }

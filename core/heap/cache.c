@@ -10,16 +10,24 @@
 #include "box/secure_box.h"
 #include "config/config.h"
 
-/* A cache whose base a reconcile moved up (idle caches) gets its first slot
- * back: its blocks move down.  Only its own refill or flush does it. */
+/* A cache whose base is not the first slot of the slots its bound needs
+ * moves there: a reconcile moved its base up (idle caches), its bound grew
+ * past the first one (to its growth region) or went back (to its window,
+ * once what it holds fits: a flush of a cache that still holds more stays
+ * where it is this time).  Only its own refill, flush or open does it: a
+ * fast path the owner's signal handler interrupted may still write top. */
 HAK_INLINE void cache_rebase(hak_heap_t *h, unsigned cls) {
     hak_cache_t *c = &h->front.cache[cls];
-    void **first = h->slot_store + hak_classes[cls].slot_first;
+    const hak_class_info_t *ci = &hak_classes[cls];
+    uint32_t n = hak_cache_count(c), room = hak_cache_cap(c);
+    bool grown = ci->max_cap > ci->cache_cap && (h->cap[cls] > ci->cache_cap || n > ci->cache_cap);
+    void **first = h->slot_store + (grown ? ci->grow_first : ci->slot_first);
     if (HAK_LIKELY(c->base == first)) return;
-    uint32_t n = hak_cache_count(c);
+    uint32_t nslots = grown ? ci->max_cap : ci->cache_cap;
     memmove(first, c->base, n * sizeof(void *));
     c->base = first;
     c->top = first + n;
+    c->end = first + (room < nslots ? room : nslots);   /* (its callers set it next; in between, in order) */
 }
 
 /* ---- growing caches ----
@@ -84,6 +92,7 @@ static void heap_flush_idle(hak_heap_t *h, unsigned cls) {
          * (first bound, no growth from this flush). */
         h->flush_state[c] = 0;
         cache_shrink(h, c);
+        cache_rebase(h, c);   /* empty: back to its window */
         k->end = k->base + h->cap[c];
         h->class_mark[c] = 0;
     }
@@ -92,9 +101,9 @@ static void heap_flush_idle(hak_heap_t *h, unsigned cls) {
 bool hak_heap_refill(hak_heap_t *h, unsigned cls) {
     heap_lock_owner(h);
     if (HAK_UNLIKELY(heap_check_on())) heap_check_cache(h, cls, 0, "refill");
-    cache_rebase(h, cls);
     if (h->flush_state[cls]) cache_grow(h, cls);   /* blocks went to their spans and are wanted again */
     h->flush_state[cls] = 0;   /* this thread allocates the class: keep blocks at a flush */
+    cache_rebase(h, cls);   /* (after the growth: a grown cache moves to its growth region) */
     h->front.cache[cls].end = h->front.cache[cls].base + h->cap[cls];
     if (atomic_load_explicit(&h->notify, memory_order_relaxed)) heap_drain(h);
     if (heap_purge_wanted(h)) heap_purge(h);
@@ -421,6 +430,7 @@ void heap_flush_all(hak_heap_t *h) {
         heap_flush(h, c, 0);
         if (h->cap[c] != hak_classes[c].cache_cap) {
             cache_shrink(h, c);
+            cache_rebase(h, c);   /* empty: back to its window */
             hak_cache_t *k = &h->front.cache[c];
             if (k->end != k->base) k->end = k->base + (h->flush_state[c] == 1 ? hak_classes[c].batch : h->cap[c]);
         }

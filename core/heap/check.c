@@ -3,8 +3,10 @@
  * (-DHAKMEM_HEAP_CHECK=1, tests/reliability.mk), DEBUG through the debug
  * gate.  SPEED's normal build pays one predictable branch on the slow paths.
  *
- * For class cls's cache of heap h, first = its first slot:
- *   first <= base <= top <= end <= first + max_cap (the class's own slots)
+ * For class cls's cache of heap h, first = the first of the slots it lives
+ * in (its window of cache_cap, or its growth region of max_cap: whichever
+ * holds base; hak_cache_slots), room = how many:
+ *   first <= base <= top <= end <= first + room
  *   end == base only with base == first            (a closed cache)
  *   every block in base..top is a block start of a small span of class cls;
  *   after a flush or a first free, `room` slots above top (the free that
@@ -21,7 +23,8 @@
 
 static HAK_COLD void check_fail(hak_heap_t *h, unsigned cls, const char *where, const char *what, const void *block) {
     hak_cache_t *c = &h->front.cache[cls];
-    void **first = h->slot_store + hak_classes[cls].slot_first;
+    uint32_t nslots;
+    void **first = hak_cache_slots(h, cls, &nslots);
     hak_line_t l = {.len = 0};
     hak_line_str(&l, "hakmem: heap check (");
     hak_line_str(&l, where);
@@ -49,7 +52,8 @@ static HAK_COLD void check_fail(hak_heap_t *h, unsigned cls, const char *where, 
 
 void heap_check_cache(hak_heap_t *h, unsigned cls, uint32_t room, const char *where) {
     hak_cache_t *c = &h->front.cache[cls];
-    void **first = h->slot_store + hak_classes[cls].slot_first, **limit = first + hak_classes[cls].max_cap;   /* a grown cache (cache.c) reaches up to here */
+    uint32_t nslots;
+    void **first = hak_cache_slots(h, cls, &nslots), **limit = first + nslots;   /* its window, or its growth region (cache.c) */
     void **base = c->base, **top = c->top, **end = c->end;
     if (!(first <= base && base <= top && top <= end && end <= limit)) {
         check_fail(h, cls, where, "pointers out of order or outside the class's slots", NULL);

@@ -65,9 +65,13 @@ typedef struct hak_class_info {
     uint16_t cache_cap;       /* bound of a thread's cache, to start with */
     uint16_t batch;           /* blocks moved per refill / flush, to start with: half the bound */
     uint16_t max_cap;         /* the most a cache may grow to (heap/cache.c, "growing caches") */
-    uint16_t slot_first;      /* index of the class's first cache slot in a heap's slot_store */
+    uint16_t slot_first;      /* index in a heap's slot_store of the class's cache_cap slots */
+    uint32_t grow_first;      /* index of its max_cap slots, where the cache lives while its bound
+                               * is above cache_cap (if max_cap > cache_cap; size_class.c) */
 } hak_class_info_t;
 extern HAK_HIDDEN hak_class_info_t hak_classes[HAK_NCLASSES];
+/* Slots in a heap's slot store: the classes' windows and growth regions (size_class.c). */
+extern HAK_HIDDEN uint32_t hak_cache_slot_count;
 /* For every tiny request size n, the byte offset of its class's cache in a
  * front (0, the head, until init): filled at init from the one definition
  * of the classes (front/size_class.c); every front carries a copy. */
@@ -119,6 +123,21 @@ typedef struct hak_heap {
     hak_class_stats_t cstats[HAK_NCLASSES];
     void *slot_store[];                    /* backing for the caches' slots */
 } hak_heap_t;
+
+/* The slots class cls's cache lives in, found from where its base is: its
+ * first-bound window (cache_cap slots; every thread touches these, so they
+ * lie together), or its growth region (max_cap slots, touched only by a
+ * cache that grew).  Returns the first; *room is how many. */
+HAK_INLINE void **hak_cache_slots(hak_heap_t *h, unsigned cls, uint32_t *room) {
+    const hak_class_info_t *ci = &hak_classes[cls];
+    void **g = h->slot_store + ci->grow_first, **base = h->front.cache[cls].base;
+    if (ci->max_cap > ci->cache_cap && base >= g && base < g + ci->max_cap) {
+        *room = ci->max_cap;
+        return g;
+    }
+    *room = ci->cache_cap;
+    return h->slot_store + ci->slot_first;
+}
 
 HAK_INLINE hak_heap_t *hak_heap_of_owner(hak_ss_owner_t *o) { return HAK_CONTAINER(o, hak_heap_t, ss); }
 

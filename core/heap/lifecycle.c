@@ -25,6 +25,7 @@ HAK_HIDDEN hak_front_t hak_empty_front = {
 HAK_HIDDEN hak_heaps_state_t hak_heaps = {.visit_lock = PTHREAD_MUTEX_INITIALIZER};
 HAK_HIDDEN hak_heaps_hooks_t hak_heaps_hooks;
 HAK_HIDDEN hak_class_info_t hak_classes[HAK_NCLASSES];
+HAK_HIDDEN uint32_t hak_cache_slot_count;
 HAK_HIDDEN uint64_t hak_tiny_off[HAK_TINY_MAX + 1];
 
 static void thread_exit(void *h) { hak_heap_thread_exit(h); }
@@ -75,8 +76,7 @@ void heap_lock_owner(hak_heap_t *h) {
 /* ---- making and attaching heaps ---- */
 
 static size_t heap_bytes(void) {
-    size_t slots = (size_t)hak_classes[HAK_NCLASSES - 1].slot_first + hak_classes[HAK_NCLASSES - 1].max_cap;
-    size_t bytes = sizeof(hak_heap_t) + slots * sizeof(void *);
+    size_t bytes = sizeof(hak_heap_t) + (size_t)hak_cache_slot_count * sizeof(void *);
     return (bytes + HAK_PAGE - 1) & ~(size_t)(HAK_PAGE - 1);
 }
 
