@@ -19,10 +19,15 @@
 HAK_INLINE void cache_rebase(hak_heap_t *h, unsigned cls) {
     hak_cache_t *c = &h->front.cache[cls];
     const hak_class_info_t *ci = &hak_classes[cls];
-    uint32_t n = hak_cache_count(c), room = hak_cache_cap(c);
-    bool grown = ci->max_cap > ci->cache_cap && (h->cap[cls] > ci->cache_cap || n > ci->cache_cap);
+    bool grown = h->cap[cls] > ci->cache_cap;
     void **first = h->slot_store + (grown ? ci->grow_first : ci->slot_first);
-    if (HAK_LIKELY(c->base == first)) return;
+    if (HAK_LIKELY(c->base == first)) return;   /* (a cache at its window's first slot holds at most cache_cap) */
+    uint32_t n = hak_cache_count(c), room = hak_cache_cap(c);
+    if (!grown && n > ci->cache_cap) {   /* put back while it holds more: stays in its growth region */
+        grown = true;
+        first = h->slot_store + ci->grow_first;
+        if (c->base == first) return;
+    }
     uint32_t nslots = grown ? ci->max_cap : ci->cache_cap;
     memmove(first, c->base, n * sizeof(void *));
     c->base = first;
