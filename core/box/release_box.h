@@ -15,8 +15,10 @@
  *   HAKMEM_IDLE_CACHES (taking back idle threads' cached blocks:
  *   heap/reclaim.c).
  * Defaults: SPEED keeps up to RETAIN_MB (64) of empty superslabs mapped,
- *   at most two of them committed (until the purge delay, 1 s; reuse takes
- *   a committed one first), the rest decommitted (DONTNEED) as they
+ *   a hot few of them committed (until the purge delay, 1 s; reuse takes
+ *   a committed one first: two, plus one for each decommitted one taken
+ *   back within the delay, less one for each hot one that waited a whole
+ *   delay: backend/superslab.c), the rest decommitted (DONTNEED) as they
  *   arrive; freed slabs stay committed while all heaps' free written slabs
  *   fit in RETAIN_MB, beyond it they go after the delay (an idle heap's go
  *   one delay later, whatever the budget); freed huge mappings are kept
@@ -35,7 +37,8 @@
 
 typedef struct hak_release_policy {
     size_t pool_cap;     /* bytes of empty superslabs kept mapped */
-    unsigned pool_hot;   /* of those, how many stay committed until the purge delay */
+    unsigned pool_hot;   /* of those, how many stay committed until the purge delay, at least
+                          * (the pool raises its own limit on quick reuse: superslab.c) */
     int advice;          /* 0 keep, else MADV_DONTNEED or MADV_FREE */
     bool spans;          /* decommit freed slabs inside live superslabs too */
     uint64_t delay_ns;   /* purge delay */
